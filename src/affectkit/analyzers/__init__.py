@@ -1,0 +1,1 @@
+"""Analyzers of every generation: lexicon, classic ML, (later) neural and transformer."""

@@ -1,0 +1,475 @@
+"""The classic-ML analyzer: :class:`Featurizer` + a linear model or a decision tree.
+
+Training uses scikit-learn; inference needs numpy and scipy only, because every
+estimator is stored in an explicit form:
+
+* ``logreg``  logistic regression: ``softmax(XW + b)`` (single-label) or ``sigmoid`` per label.
+* ``svm``     linear SVM, Platt-calibrated on out-of-fold decision values (3-fold): per class
+  ``sigmoid(a * d + c)``, which is again linear in ``X``; single-label rows are normalised to 1.
+* ``nb``      multinomial Naive Bayes: its joint log-likelihood is linear in ``X``.
+* ``tree``    a decision tree, stored as node arrays.
+
+Nothing is pickled: a model directory holds ``config.json``, ``vocab.json`` and ``weights.npz``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from affectkit._validation import as_text_batch
+from affectkit.analyzers.classic.features import FeatureConfig, Featurizer
+from affectkit.base import Analyzer, Tags
+from affectkit.exceptions import InvalidInputError, ModelFormatError
+from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ClassicAnalyzer", "ESTIMATORS"]
+
+ESTIMATORS = ("logreg", "svm", "nb", "tree")
+_LINKS = ("softmax", "sigmoid", "sigmoid_normalized")
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for large |z|
+
+
+class ClassicAnalyzer(Analyzer):
+    """TF-IDF word + char n-grams and hand features, with a selectable estimator.
+
+    Parameters
+    ----------
+    estimator:
+        One of ``"logreg"``, ``"svm"`` (calibrated linear SVM), ``"nb"`` (Naive Bayes), ``"tree"``.
+    task:
+        Name of the task (``"sentiment"``, ``"emotion"`` or your own); used in results.
+    multi_label:
+        Train one binary model per label (marginals) instead of one multi-class model.
+        ``None`` detects it from ``y`` in ``fit``.
+    C:
+        Inverse regularisation strength of ``logreg`` and ``svm``.
+    alpha:
+        Additive smoothing of ``nb``.
+    class_weight:
+        ``"balanced"`` (reweights rare classes; good for macro-recall) or ``None``.
+    max_depth, min_samples_leaf:
+        Size limits of ``tree``.
+    features:
+        Options of :class:`FeatureConfig` as a dict (n-gram ranges, vocabulary sizes, ...).
+    threshold:
+        Decision threshold(s) for multi-label prediction; ``None`` uses the tuned ``thresholds_``.
+    weight_dtype:
+        ``"float32"`` or ``"float16"``; the precision of stored weights (float16 halves the size).
+    random_state:
+        Seed of the estimators that use randomness.
+    """
+
+    kind = "classic"
+
+    def __init__(
+        self,
+        estimator: str = "logreg",
+        *,
+        task: str = "sentiment",
+        multi_label: bool | None = None,
+        C: float = 1.0,
+        alpha: float = 0.1,
+        class_weight: str | None = "balanced",
+        max_depth: int | None = 40,
+        min_samples_leaf: int = 2,
+        features: dict[str, Any] | None = None,
+        threshold: object = None,
+        weight_dtype: str = "float32",
+        random_state: int = 0,
+    ):
+        self.estimator = estimator
+        self.task = task
+        self.multi_label = multi_label
+        self.C = C
+        self.alpha = alpha
+        self.class_weight = class_weight
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.features = features
+        self.threshold = threshold
+        self.weight_dtype = weight_dtype
+        self.random_state = random_state
+
+    @property
+    def tags(self) -> Tags:
+        multi = bool(self.multi_label_ if hasattr(self, "multi_label_") else self.multi_label)
+        return Tags(task=self.task, multi_label=multi, trainable=True, generation="classic")
+
+    def _is_multi(self) -> bool:
+        return bool(getattr(self, "multi_label_", self.multi_label))
+
+    # -- validation --------------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        name = type(self).__name__
+        if self.estimator not in ESTIMATORS:
+            raise InvalidInputError(
+                f"The 'estimator' parameter of {name} must be one of {list(ESTIMATORS)}. Got {self.estimator!r}."
+            )
+        for key in ("C", "alpha"):
+            v = getattr(self, key)
+            if not isinstance(v, int | float) or isinstance(v, bool) or v <= 0:
+                raise InvalidInputError(f"The '{key}' parameter of {name} must be a number > 0. Got {v!r}.")
+        if self.class_weight not in ("balanced", None):
+            raise InvalidInputError(
+                f"The 'class_weight' parameter of {name} must be 'balanced' or None. Got {self.class_weight!r}."
+            )
+        if self.weight_dtype not in ("float32", "float16"):
+            raise InvalidInputError(
+                f"The 'weight_dtype' parameter of {name} must be 'float32' or 'float16'. Got {self.weight_dtype!r}."
+            )
+        try:
+            FeatureConfig.from_dict(self.features)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"The 'features' parameter of {name} is invalid: {exc}") from None
+
+    def _encode_y(self, y: object, n: int, labels: Sequence[str] | None) -> tuple[np.ndarray, tuple[str, ...], bool]:
+        """Return (targets, labels, multi_label). Targets: class indices or an indicator matrix."""
+        name = type(self).__name__
+        if hasattr(y, "tolist") and getattr(y, "ndim", 1) == 2:
+            Y = np.asarray(y)
+            if labels is None or len(labels) != Y.shape[1]:
+                raise InvalidInputError(
+                    f"{name}.fit got a 0/1 matrix for y with {Y.shape[1]} columns; pass labels=[...] with one name per column."
+                )
+            return _check_rows(Y.astype(np.int8), n, name), tuple(labels), True
+        items = list(y.tolist() if hasattr(y, "tolist") else y)  # type: ignore[union-attr]
+        if len(items) != n:
+            raise InvalidInputError(f"{name}.fit got {n} texts but {len(items)} labels in y; they must match.")
+        multi = self.multi_label
+        if multi is None:
+            multi = any(isinstance(v, list | tuple | set | frozenset) for v in items)
+        if multi:
+            sets = [set(v) if isinstance(v, list | tuple | set | frozenset) else {v} for v in items]
+            found = set().union(*sets) if sets else set()
+            names = tuple(labels) if labels is not None else _order_labels(found)
+            unknown = sorted(map(str, found - set(names)))
+            if unknown:
+                raise InvalidInputError(f"{name}.fit: labels {unknown} in y are not in labels={list(names)}.")
+            index = {lab: i for i, lab in enumerate(names)}
+            Y = np.zeros((n, len(names)), dtype=np.int8)
+            for i, s in enumerate(sets):
+                for lab in s:
+                    Y[i, index[lab]] = 1
+            return Y, names, True
+        bad = [v for v in items if not isinstance(v, str | int | np.integer)]
+        if bad:
+            raise InvalidInputError(f"{name}.fit: labels in y must be strings. Got {bad[0]!r}.")
+        items = [str(v) for v in items]
+        found = set(items)
+        names = tuple(labels) if labels is not None else _order_labels(found)
+        unknown = sorted(found - set(names))
+        if unknown:
+            raise InvalidInputError(f"{name}.fit: labels {unknown} in y are not in labels={list(names)}.")
+        if len(found) < 2:
+            raise InvalidInputError(f"{name}.fit needs at least 2 distinct labels in y. Got {sorted(found)}.")
+        index = {lab: i for i, lab in enumerate(names)}
+        return np.array([index[v] for v in items], dtype=np.int64), names, False
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, texts: Sequence[str], y: object, labels: Sequence[str] | None = None) -> ClassicAnalyzer:
+        """Learn features and the estimator from ``texts`` and their labels ``y``.
+
+        ``y`` is a sequence of label names (single-label), a sequence of label collections
+        (multi-label), or a 0/1 matrix with ``labels`` naming its columns.
+        """
+        self._validate_params()
+        batch = as_text_batch(texts, method=f"{type(self).__name__}.fit")
+        if len(batch) == 0:
+            raise InvalidInputError(f"{type(self).__name__}.fit needs at least one text. Got an empty list.")
+        target, names, multi = self._encode_y(y, len(batch), labels)
+        featurizer = Featurizer(FeatureConfig.from_dict(self.features)).fit(batch.texts)
+        X = featurizer.transform(batch.texts)
+        logger.info("classic: %d texts, %d features, estimator=%s", X.shape[0], X.shape[1], self.estimator)
+        head: dict[str, Any]
+        if self.estimator == "tree":
+            head = self._fit_tree(X, target, multi, len(names))
+        else:
+            head = self._fit_linear(X, target, multi, len(names))
+        self.featurizer_ = featurizer
+        self.head_ = head
+        self.labels_ = names
+        self.multi_label_ = multi
+        if multi and not hasattr(self, "thresholds_"):
+            self.thresholds_ = np.full(len(names), 0.5)
+        return self
+
+    def _fit_linear(self, X: sp.csr_matrix, target: np.ndarray, multi: bool, k: int) -> dict[str, Any]:
+        if multi:
+            W = np.zeros((X.shape[1], k))
+            b = np.zeros(k)
+            for j in range(k):
+                W[:, j], b[j] = self._binary_linear(X, target[:, j])
+            link = "sigmoid"
+        else:
+            W, b, link = self._multiclass_linear(X, target, k)
+        dtype = np.float16 if self.weight_dtype == "float16" else np.float32
+        # Weights are kept in memory at the stored precision, so save -> load is exact.
+        return {"kind": "linear", "link": link, "W": np.ascontiguousarray(W.astype(dtype)), "b": b.astype(np.float64)}
+
+    def _binary_linear(self, X: sp.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, float]:
+        """One label of a multi-label model: weights and bias of the positive-class logit."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.naive_bayes import MultinomialNB
+
+        if y.min() == y.max():  # constant label: a bias that predicts the constant
+            return np.zeros(X.shape[1]), (20.0 if y[0] == 1 else -20.0)
+        if self.estimator == "logreg":
+            clf = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear", max_iter=1000)
+            clf.fit(X, y)
+            return clf.coef_[0], float(clf.intercept_[0])
+        if self.estimator == "nb":
+            clf = MultinomialNB(alpha=self.alpha, fit_prior=self.class_weight is None)
+            clf.fit(X, y)
+            flp, prior = clf.feature_log_prob_, clf.class_log_prior_
+            return flp[1] - flp[0], float(prior[1] - prior[0])
+        w, c = self._svm_decision(X, y, binary=True)
+        a, d = _platt(self._svm_oof(X, y, binary=True), y)
+        return a * w[0], float(a * c[0] + d)
+
+    def _multiclass_linear(self, X: sp.csr_matrix, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, str]:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.naive_bayes import MultinomialNB
+
+        if self.estimator == "logreg":
+            clf = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
+            clf.fit(X, y)
+            return _full_softmax(clf.coef_, clf.intercept_, clf.classes_, k)
+        if self.estimator == "nb":
+            clf = MultinomialNB(alpha=self.alpha, fit_prior=self.class_weight is None)
+            clf.fit(X, y)
+            W = np.full((X.shape[1], k), 0.0)
+            b = np.full(k, -50.0)
+            W[:, clf.classes_] = clf.feature_log_prob_.T
+            b[clf.classes_] = clf.class_log_prior_
+            return W, b, "softmax"
+        # svm: one-vs-rest LinearSVC, per-class Platt scaling on out-of-fold decisions.
+        binary = k == 2
+        w, c = self._svm_decision(X, y, binary=binary)
+        oof = self._svm_oof(X, y, binary=binary)
+        if binary:
+            a, d = _platt(oof, y)
+            W = np.zeros((X.shape[1], 2))
+            W[:, 1] = a * w[0]
+            return W, np.array([0.0, a * c[0] + d]), "softmax"
+        W = np.zeros((X.shape[1], k))
+        b = np.zeros(k)
+        for j in range(k):
+            a, d = _platt(oof[:, j], (y == j).astype(int))
+            W[:, j] = a * w[j]
+            b[j] = a * c[j] + d
+        return W, b, "sigmoid_normalized"
+
+    def _svm(self):
+        from sklearn.svm import LinearSVC
+
+        return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state, max_iter=5000)
+
+    def _svm_decision(self, X, y, binary: bool) -> tuple[np.ndarray, np.ndarray]:
+        clf = self._svm().fit(X, y)
+        return clf.coef_, clf.intercept_
+
+    def _svm_oof(self, X, y, binary: bool) -> np.ndarray:
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        n_splits = max(2, min(3, int(np.bincount(y).min()) if y.ndim == 1 else 3))
+        cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
+        return cross_val_predict(self._svm(), X, y, cv=cv, method="decision_function")
+
+    def _fit_tree(self, X: sp.csr_matrix, target: np.ndarray, multi: bool, k: int) -> dict[str, Any]:
+        from sklearn.tree import DecisionTreeClassifier
+
+        clf = DecisionTreeClassifier(
+            max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            class_weight=self.class_weight,
+            random_state=self.random_state,
+        )
+        clf.fit(X, target)
+        t = clf.tree_
+        value = np.asarray(t.value, dtype=np.float64)  # (nodes, outputs, classes)
+        value = value / np.clip(value.sum(axis=2, keepdims=True), 1e-12, None)
+        if multi:
+            # P(label present) per output; classes_ of each output are a subset of [0, 1].
+            probs = np.zeros((t.node_count, k))
+            for j, classes in enumerate(clf.classes_):
+                if 1 in classes:
+                    probs[:, j] = value[:, j, list(classes).index(1)]
+        else:
+            probs = np.zeros((t.node_count, k))
+            probs[:, clf.classes_] = value[:, 0, :]
+        return {
+            "kind": "tree",
+            "children_left": t.children_left.astype(np.int32),
+            "children_right": t.children_right.astype(np.int32),
+            "feature": t.feature.astype(np.int32),
+            "threshold": t.threshold.astype(np.float64),
+            "probs": probs.astype(np.float32),
+        }
+
+    # -- multi-label thresholds ---------------------------------------------------------------
+    def tune_thresholds(self, texts: Sequence[str], y: object, grid: Sequence[float] | None = None) -> ClassicAnalyzer:
+        """Choose, per label, the threshold that maximises F1 on ``(texts, y)`` (validation data)."""
+        self._check_fitted()
+        if not self._is_multi():
+            raise InvalidInputError("tune_thresholds applies to multi-label models only.")
+        batch = as_text_batch(texts, method="tune_thresholds")
+        Y, _, _ = self._encode_y(y, len(batch), self.labels_)
+        self.thresholds_ = best_f1_thresholds(self._proba_of_batch(batch), Y, grid)
+        return self
+
+    # -- inference ---------------------------------------------------------------------------
+    def decision_scores(self, X: sp.csr_matrix) -> np.ndarray:
+        head = self.head_
+        if head["kind"] == "linear":
+            W = head["W"]
+            return np.asarray(X @ (W if W.dtype != np.float16 else W.astype(np.float32))) + head["b"]
+        raise InvalidInputError("decision_scores is defined for linear estimators only.")
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        X = self.featurizer_.transform(texts)
+        head = self.head_
+        if head["kind"] == "tree":
+            return _tree_proba(head, X)
+        z = self.decision_scores(X)
+        link = head["link"]
+        if link == "softmax":
+            return _softmax(z)
+        p = _sigmoid(z)
+        if link == "sigmoid_normalized":
+            s = p.sum(axis=1, keepdims=True)
+            p = np.where(s > 0, p / np.where(s > 0, s, 1.0), 1.0 / p.shape[1])
+        return p
+
+    # -- persistence -------------------------------------------------------------------------
+    def _config(self) -> dict[str, Any]:
+        config = super()._config()
+        config["head"] = {"kind": self.head_["kind"], "link": self.head_.get("link")}
+        config["thresholds"] = None if not self._is_multi() else [float(t) for t in self.thresholds_]
+        config["features"] = self.featurizer_.config.to_dict()
+        config["n_features"] = self.featurizer_.n_features
+        return config
+
+    def _save_arrays(self, path: Path, config: dict[str, Any]) -> None:
+        meta, arrays = self.featurizer_.state()
+        vocab = {"word": meta["vocab_word"], "char": meta["vocab_char"]}
+        (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        head_arrays = {f"head_{k}": v for k, v in self.head_.items() if isinstance(v, np.ndarray)}
+        np.savez_compressed(path / "weights.npz", **arrays, **head_arrays)
+
+    @classmethod
+    def _from_dir(cls, path: Path, config: dict[str, Any]) -> ClassicAnalyzer:
+        try:
+            vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
+            with np.load(path / "weights.npz", allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelFormatError(f"Cannot read the classic model in {path}: {exc}") from exc
+        params = dict(config.get("params", {}))
+        model = cls(**params)
+        model.featurizer_ = Featurizer.from_state(
+            {"config": config["features"], "vocab_word": vocab["word"], "vocab_char": vocab["char"]}, arrays
+        )
+        head: dict[str, Any] = {"kind": config["head"]["kind"], "link": config["head"]["link"]}
+        head.update({k[5:]: v for k, v in arrays.items() if k.startswith("head_")})
+        model.head_ = head
+        model.labels_ = tuple(config["labels"])
+        model.multi_label_ = bool(config["multi_label"])
+        if model.multi_label_:
+            model.thresholds_ = np.asarray(config["thresholds"], dtype=np.float64)
+        model.card_ = config.get("card", {})
+        return model
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _order_labels(found: set) -> tuple[str, ...]:
+    found = {str(v) for v in found}
+    for canon in (SENTIMENT_LABELS, EMOTION_LABELS):
+        if found <= set(canon):
+            return tuple(lab for lab in canon if lab in found)
+    return tuple(sorted(found))
+
+
+def _check_rows(Y: np.ndarray, n: int, name: str) -> np.ndarray:
+    if Y.shape[0] != n:
+        raise InvalidInputError(f"{name}.fit got {n} texts but {Y.shape[0]} rows in y; they must match.")
+    if not np.isin(Y, (0, 1)).all():
+        raise InvalidInputError(f"{name}.fit: a 0/1 matrix y must hold only 0 and 1.")
+    return Y
+
+
+def _full_softmax(coef, intercept, classes, k) -> tuple[np.ndarray, np.ndarray, str]:
+    W = np.zeros((coef.shape[1], k))
+    b = np.zeros(k)
+    if coef.shape[0] == 1:  # binary: logit of classes[1] against classes[0]
+        W[:, classes[1]] = coef[0]
+        b[classes[1]] = intercept[0]
+        if k > 2:  # classes absent from the training data get a very low logit
+            b[[j for j in range(k) if j not in classes]] = -50.0
+        return W, b, "softmax"
+    b[:] = -50.0
+    W[:, classes] = coef.T
+    b[classes] = intercept
+    return W, b, "softmax"
+
+
+def _platt(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: P(y=1 | d) = sigmoid(a * d + c), fitted by logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1e4, max_iter=1000)
+    lr.fit(np.asarray(decision, dtype=np.float64).reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def _tree_proba(head: dict[str, Any], X: sp.csr_matrix) -> np.ndarray:
+    left, right = head["children_left"], head["children_right"]
+    feature, threshold = head["feature"], head["threshold"]
+    n = X.shape[0]
+    node = np.zeros(n, dtype=np.int64)
+    rows = np.arange(n)
+    X = X.tocsr()
+    while True:
+        active = left[node] != -1
+        if not active.any():
+            break
+        r = rows[active]
+        nd = node[active]
+        vals = np.asarray(X[r, feature[nd]]).ravel()
+        node[active] = np.where(vals <= threshold[nd], left[nd], right[nd])
+    return head["probs"][node].astype(np.float64)
+
+
+def best_f1_thresholds(proba: np.ndarray, Y: np.ndarray, grid: Sequence[float] | None = None) -> np.ndarray:
+    """Per label, the threshold of ``grid`` with the best F1 (ties: the one closest to 0.5)."""
+    grid_arr = np.asarray(grid if grid is not None else np.round(np.arange(0.02, 0.96, 0.01), 2))
+    out = np.full(proba.shape[1], 0.5)
+    for j in range(proba.shape[1]):
+        y = Y[:, j].astype(bool)
+        if not y.any():
+            continue
+        pred = proba[:, j][:, None] >= grid_arr[None, :]
+        tp = (pred & y[:, None]).sum(axis=0)
+        fp = (pred & ~y[:, None]).sum(axis=0)
+        fn = (~pred & y[:, None]).sum(axis=0)
+        f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+        best = np.flatnonzero(f1 == f1.max())
+        out[j] = float(grid_arr[best[np.argmin(np.abs(grid_arr[best] - 0.5))]])
+    return out

@@ -1,0 +1,124 @@
+"""Lexicon generation: VADER (Hutto & Gilbert, 2014) through the ``vaderSentiment`` package.
+
+VADER gives a ``compound`` score in [-1, 1] and its authors' rule: compound >= 0.05 is
+positive, <= -0.05 negative, otherwise neutral. We turn the compound score into three
+probabilities with a softmax over the logits
+
+    negative: -k * (c + 0.05)      neutral: 0      positive: k * (c - 0.05)
+
+so the argmax is exactly VADER's own rule (ties at the boundaries go VADER's way), and
+``k`` (``sharpness``, default 4) only sets how confident the probabilities are.
+
+VADER is built for sentences and its rules are quadratic in the number of words, so a
+text longer than ``max_chars`` (default 2,000 characters) is split into sentence-aligned
+pieces of at most that size; its compound score is the length-weighted mean of the
+pieces' scores (the VADER authors' advice for paragraphs). Nothing is truncated, and
+texts up to ``max_chars`` get exactly VADER's own score.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectkit.base import Analyzer, Tags
+from affectkit.exceptions import InvalidInputError
+from affectkit.labels import SENTIMENT_LABELS
+
+__all__ = ["VaderAnalyzer", "compound_to_proba"]
+
+_BOUND = 0.05
+_EPS = 1e-9  # breaks the tie at compound == +/-0.05 the way VADER does (not neutral)
+
+
+def compound_to_proba(compound: np.ndarray, sharpness: float = 4.0) -> np.ndarray:
+    """Map VADER compound scores to (negative, neutral, positive) probabilities."""
+    c = np.asarray(compound, dtype=np.float64)
+    logits = np.stack(
+        [-sharpness * (c + _BOUND) + _EPS, np.zeros_like(c), sharpness * (c - _BOUND) + _EPS], axis=-1
+    )
+    logits -= logits.max(axis=-1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class VaderAnalyzer(Analyzer):
+    """Rule-based sentiment from VADER's lexicon, mapped to negative/neutral/positive.
+
+    Parameters
+    ----------
+    sharpness:
+        ``k`` in the mapping above; larger gives more confident probabilities. Must be > 0.
+    """
+
+    kind = "lexicon"
+
+    def __init__(self, sharpness: float = 4.0, max_chars: int = 2000):
+        self.sharpness = sharpness
+        self.max_chars = max_chars
+        self._fit_state()
+
+    def _fit_state(self) -> None:
+        if not isinstance(self.sharpness, int | float) or isinstance(self.sharpness, bool) or self.sharpness <= 0:
+            raise InvalidInputError(
+                f"The 'sharpness' parameter of VaderAnalyzer must be a number > 0. Got {self.sharpness!r}."
+            )
+        if not isinstance(self.max_chars, int) or isinstance(self.max_chars, bool) or self.max_chars < 100:
+            raise InvalidInputError(
+                f"The 'max_chars' parameter of VaderAnalyzer must be an integer >= 100. Got {self.max_chars!r}."
+            )
+        # Not trainable: the learned state is the lexicon itself, ready at construction.
+        self.labels_ = SENTIMENT_LABELS
+
+    @property
+    def tags(self) -> Tags:
+        return Tags(task="sentiment", multi_label=False, trainable=False, generation="lexicon")
+
+    @property
+    def _vader(self):
+        vader = getattr(self, "_vader_obj", None)
+        if vader is None:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+            vader = self._vader_obj = SentimentIntensityAnalyzer()
+        return vader
+
+    def polarity_scores(self, text: str) -> dict[str, float]:
+        """VADER's own scores (neg, neu, pos, compound) for one text."""
+        return self._vader.polarity_scores(text)
+
+    def compound(self, texts: list[str]) -> np.ndarray:
+        """VADER's compound score per text (long texts: length-weighted mean over pieces)."""
+        return np.array([self._compound(t) for t in texts], dtype=np.float64)
+
+    def _compound(self, text: str) -> float:
+        if not text.strip():
+            return 0.0
+        vader = self._vader
+        if len(text) <= self.max_chars:
+            return float(vader.polarity_scores(text)["compound"])
+        from affectkit.text.segment import chunk_text
+
+        pieces = chunk_text(text, self.max_chars)
+        weights = np.array([len(p) for p in pieces], dtype=np.float64)
+        scores = np.array([vader.polarity_scores(p)["compound"] for p in pieces])
+        return float(scores @ weights / weights.sum())
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        return compound_to_proba(self.compound(texts), self.sharpness)
+
+    def word_scores(self, text: str) -> list[tuple[str, float]]:
+        """The lexicon valence of each word of ``text`` (0.0 for words not in the lexicon)."""
+        lex = self._vader.lexicon
+        return [(w, float(lex.get(w.lower().strip(".,!?;:\"'()"), 0.0))) for w in text.split()]
+
+    def _config(self) -> dict[str, Any]:
+        config = super()._config()
+        config["lexicon"] = "vaderSentiment"
+        return config
+
+    @classmethod
+    def _from_dir(cls, path: Path, config: dict[str, Any]) -> VaderAnalyzer:
+        return cls(**config.get("params", {}))

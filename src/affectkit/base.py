@@ -1,0 +1,258 @@
+"""The analyzer contract shared by every generation of method.
+
+An analyzer behaves like a scikit-learn estimator:
+
+* ``__init__`` only stores its keyword arguments; learned state ends in ``_``.
+* ``labels_`` is the tuple of label names; ``predict_proba(texts)`` returns an array of
+  shape ``(len(texts), len(labels_))`` with columns in ``labels_`` order.
+* Single-label analyzers: each row sums to 1. Multi-label analyzers: each entry is an
+  independent marginal in [0, 1]; ``threshold`` (scalar, per-label sequence or
+  ``{label: value}``) turns marginals into labels. The default is the model's tuned
+  ``thresholds_`` when it has them, else 0.5.
+* ``predict(texts)`` returns an array of label strings (single-label) or a 0/1 indicator
+  matrix (multi-label). ``analyze(text)`` returns one :class:`~affectkit.results.Result`,
+  ``analyze(texts)`` a list of them.
+* ``save(path)`` writes a model directory; ``affectkit.load(path)`` reads it back and gives
+  identical scores.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, overload
+
+import numpy as np
+
+from affectkit._validation import TextBatch, as_text_batch, check_threshold, clean_text
+from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedError
+from affectkit.results import Level, Result
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "affectkit-model"
+FORMAT_VERSION = 1
+
+__all__ = ["Analyzer", "Tags", "FORMAT_NAME", "FORMAT_VERSION"]
+
+
+@dataclass(frozen=True)
+class Tags:
+    """What an analyzer can do: data, not ``hasattr`` probing."""
+
+    task: str = "sentiment"
+    multi_label: bool = False
+    trainable: bool = False
+    modalities: tuple[str, ...] = ("text",)
+    generation: str = "other"
+
+
+class Analyzer:
+    """Base class of every analyzer. Subclasses implement ``_predict_proba(list[str])``."""
+
+    #: The class's name in model directories (``config.json`` ``"analyzer"``).
+    kind: ClassVar[str] = "base"
+
+    # -- scikit-learn style parameters ---------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind in kinds]
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Analyzer:
+        valid = set(self._param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise InvalidInputError(
+                    f"{type(self).__name__} has no parameter {key!r}. Valid parameters: {sorted(valid)}."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    # -- capabilities ----------------------------------------------------------------------
+    @property
+    def tags(self) -> Tags:
+        return Tags()
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "labels_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet. Call fit(texts, y) first, "
+                f"or load a trained model with affectkit.load(name_or_path)."
+            )
+
+    # -- prediction ------------------------------------------------------------------------
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Scores of shape ``(n_texts, len(labels_))``, columns in ``labels_`` order."""
+        self._check_fitted()
+        batch = as_text_batch(texts, method=f"{type(self).__name__}.predict_proba")
+        return self._proba_of_batch(batch)
+
+    def _proba_of_batch(self, batch: TextBatch) -> np.ndarray:
+        if len(batch) == 0:
+            return np.zeros((0, len(self.labels_)), dtype=np.float64)
+        proba = np.asarray(self._predict_proba(batch.texts), dtype=np.float64)
+        if proba.shape != (len(batch), len(self.labels_)):  # pragma: no cover - internal guard
+            raise RuntimeError(f"{type(self).__name__} returned shape {proba.shape}")
+        return proba
+
+    def _thresholds(self, threshold: object = None) -> np.ndarray:
+        default = getattr(self, "thresholds_", None)
+        if threshold is None and getattr(self, "threshold", None) is not None:
+            threshold = self.threshold
+        return check_threshold(threshold, list(self.labels_), type(self).__name__, default)
+
+    def predict(self, texts: Sequence[str], threshold: object = None) -> np.ndarray:
+        """Labels: an array of label names (single-label) or a 0/1 matrix (multi-label)."""
+        proba = self.predict_proba(texts)
+        return self._labels_from_proba(proba, threshold)
+
+    def _labels_from_proba(self, proba: np.ndarray, threshold: object = None) -> np.ndarray:
+        labels = np.asarray(self.labels_, dtype=object)
+        if not self.tags.multi_label:
+            if proba.shape[0] == 0:
+                return np.empty(0, dtype=object)
+            return labels[proba.argmax(axis=1)]
+        return (proba >= self._thresholds(threshold)[None, :]).astype(np.int64)
+
+    @overload
+    def analyze(self, texts: str, threshold: object = None) -> Result: ...
+    @overload
+    def analyze(self, texts: Sequence[str], threshold: object = None) -> list[Result]: ...
+
+    def analyze(self, texts, threshold=None):
+        """Typed results: one text in, one :class:`Result` out; a batch in, a list out."""
+        self._check_fitted()
+        if isinstance(texts, str | bytes | bytearray):
+            t, m, n = clean_text(texts, None, "text")
+            return self._results(TextBatch([t], [m], [n]), threshold)[0]
+        batch = as_text_batch(texts, method=f"{type(self).__name__}.analyze")
+        return self._results(batch, threshold)
+
+    def _results(self, batch: TextBatch, threshold: object) -> list[Result]:
+        proba = self._proba_of_batch(batch)
+        labels = tuple(self.labels_)
+        thr = self._thresholds(threshold) if self.tags.multi_label else None
+        out = []
+        for i, row in enumerate(proba):
+            scores = {label: float(p) for label, p in zip(labels, row, strict=True)}
+            if self.tags.multi_label:
+                chosen = tuple(label for label, p, t in zip(labels, row, thr, strict=True) if p >= t)
+                top = max(chosen, key=scores.__getitem__) if chosen else labels[int(row.argmax())]
+            else:
+                top = labels[int(row.argmax())]
+                chosen = (top,)
+            out.append(
+                Result(
+                    text=batch.texts[i],
+                    task=self.tags.task,
+                    label=top,
+                    labels=chosen,
+                    scores=scores,
+                    multi_label=self.tags.multi_label,
+                    empty=batch.missing[i] or not batch.texts[i].strip(),
+                    levels=self._levels(row[None, :], chosen),
+                    warnings=batch.notes[i],
+                )
+            )
+        return out
+
+    def _levels(self, proba_row: np.ndarray, chosen: tuple[str, ...]) -> dict[str, Level]:
+        """Coarser levels of the hierarchy; emotion analyzers with GoEmotions labels get Ekman and polarity."""
+        from affectkit.labels import EMOTION_LABELS
+
+        if self.tags.task != "emotion" or set(self.labels_) != set(EMOTION_LABELS):
+            return {}
+        from affectkit.emotion.taxonomy import coarsen, coarsen_proba
+
+        levels = {}
+        for level in ("ekman", "polarity"):
+            scores, names = coarsen_proba(proba_row, self.labels_, level)
+            levels[level] = Level(
+                labels=coarsen(chosen, level),
+                scores={n: float(s) for n, s in zip(names, scores[0], strict=True)},
+            )
+        return levels
+
+    # -- persistence -----------------------------------------------------------------------
+    def _config(self) -> dict[str, Any]:
+        """JSON-able description of this analyzer (subclasses extend it)."""
+        from affectkit import __version__
+
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "analyzer": self.kind,
+            "affectkit_version": __version__,
+            "task": self.tags.task,
+            "labels": list(self.labels_),
+            "multi_label": self.tags.multi_label,
+            "params": _jsonable(self.get_params()),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write this analyzer to the directory ``path`` (created if needed)."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        config = self._config()
+        self._save_arrays(path, config)
+        (path / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return path
+
+    def _save_arrays(self, path: Path, config: dict[str, Any]) -> None:
+        """Write learned arrays next to config.json (subclasses override)."""
+
+    @classmethod
+    def _from_dir(cls, path: Path, config: dict[str, Any]) -> Analyzer:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """Read and check a model directory's ``config.json``."""
+    cfg_path = path / "config.json"
+    if not cfg_path.is_file():
+        raise ModelFormatError(
+            f"{path} is not an affectkit model directory: it has no config.json. "
+            f"Save a model with analyzer.save(path) or `affectkit train`."
+        )
+    try:
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"{cfg_path} is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+        raise ModelFormatError(f"{cfg_path} is not an affectkit model config (missing 'format': '{FORMAT_NAME}').")
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{cfg_path} has format_version {version!r}; this affectkit reads version {FORMAT_VERSION}. "
+            f"Upgrade affectkit or re-save the model."
+        )
+    return config

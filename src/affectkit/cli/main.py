@@ -1,0 +1,270 @@
+"""``affectkit`` command line: thin commands, each calling one library function."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from affectkit.exceptions import AffectkitError, InvalidInputError
+
+app = typer.Typer(
+    name="affectkit",
+    help="Sentiment analysis and emotion recognition: analyze texts, train, evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+EXIT_INPUT = 2  # bad input or usage, as Click uses for usage errors
+EXIT_ERROR = 1
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    code = EXIT_INPUT if isinstance(exc, InvalidInputError | KeyError | FileNotFoundError) else EXIT_ERROR
+    err.print(f"[bold red]Error:[/bold red] {exc}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details to stderr.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, transient=True, disable=not enabled,
+    )
+
+
+def _read_inputs(text: str | None, input_file: Path | None, text_col: str) -> tuple[list[Any], bool]:
+    """Texts from the argument, stdin ('-') or a file; and whether one text was given."""
+    from affectkit.io import read_lines, read_table
+
+    if input_file is not None and text is not None:
+        raise InvalidInputError("Give either TEXT or --input FILE, not both.")
+    if input_file is not None:
+        if input_file.suffix.lower() in (".txt", "") or input_file.name.endswith(".txt.gz"):
+            return list(read_lines(input_file)), False
+        table = read_table(input_file)
+        if text_col not in table.columns:
+            raise InvalidInputError(
+                f"The --text-col column {text_col!r} is not in {input_file.name}. Columns found: {table.columns}."
+            )
+        return [row.get(text_col) for row in table.rows], False
+    if text is None:
+        raise InvalidInputError("Give a TEXT to analyze, '-' to read lines from stdin, or --input FILE.")
+    if text == "-":
+        data = sys.stdin.buffer.read()
+        lines = data.decode("utf-8", errors="replace").splitlines()
+        return lines, False
+    return [text], True
+
+
+@app.command()
+def analyze(
+    text: Annotated[str | None, typer.Argument(help="Text to analyze, or '-' for one text per line on stdin.")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name or directory (see `affectkit models`).")] = "sentiment",
+    input_file: Annotated[Path | None, typer.Option("--input", "-i", help="A .txt (one text per line), .csv, .tsv or .jsonl file.")] = None,
+    text_col: Annotated[str, typer.Option(help="Text column of a CSV/TSV/JSONL input.")] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output: one object, or one per line for several texts.")] = False,
+    threshold: Annotated[float | None, typer.Option(help="Threshold of multi-label models (default: the model's tuned ones).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Texts per batch.", min=1)] = 256,
+) -> None:
+    """Analyze a text, stdin or a file with any model."""
+    from affectkit.registry import load
+
+    try:
+        texts, single = _read_inputs(text, input_file, text_col)
+        analyzer = load(model)
+        results = []
+        with _progress(enabled=len(texts) > batch_size) as progress:
+            task = progress.add_task(f"analyze ({model})", total=len(texts))
+            for start in range(0, len(texts), batch_size):
+                results.extend(analyzer.analyze(texts[start : start + batch_size], threshold=threshold))
+                progress.update(task, advance=min(batch_size, len(texts) - start))
+    except (AffectkitError, OSError, ValueError, KeyError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        if single:
+            out.print_json(json.dumps(results[0].to_dict(), ensure_ascii=False))
+        else:
+            for r in results:
+                sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+        return
+    _print_results(results, multi=analyzer.tags.multi_label)
+
+
+def _print_results(results: list[Any], multi: bool) -> None:
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("#", justify="right")
+    table.add_column("text", overflow="fold", max_width=60)
+    table.add_column("labels" if multi else "label")
+    table.add_column("scores")
+    for i, r in enumerate(results, 1):
+        top = sorted(r.scores.items(), key=lambda kv: -kv[1])[:3]
+        scores = "  ".join(f"{k} {v:.2f}" for k, v in top)
+        shown = ", ".join(r.labels) if multi else r.label
+        if r.levels:
+            shown += "\n" + "  ".join(f"{name}: {', '.join(lv.labels) or '-'}" for name, lv in r.levels.items())
+        note = f" [dim]({'; '.join(r.warnings)})[/dim]" if r.warnings else ""
+        snippet = r.text if len(r.text) <= 200 else r.text[:197] + "..."
+        table.add_row(str(i), snippet.replace("[", r"\[") + note, shown or "-", scores)
+    out.print(table)
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+) -> None:
+    """List the registered models and aliases."""
+    from affectkit.registry import list_models, registry
+
+    aliases: dict[str, list[str]] = {}
+    for alias, target in registry.aliases().items():
+        aliases.setdefault(target, []).append(alias)
+    if as_json:
+        rows = [
+            {"name": s.name, "task": s.task, "generation": s.generation,
+             "aliases": sorted(aliases.get(s.name, [])), "description": s.description}
+            for s in list_models()
+        ]
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("name", no_wrap=True)
+    table.add_column("task")
+    table.add_column("generation")
+    table.add_column("aliases", overflow="fold")
+    table.add_column("description", overflow="fold", ratio=1)
+    for spec in list_models():
+        table.add_row(spec.name, spec.task, spec.generation, ", ".join(sorted(aliases.get(spec.name, []))), spec.description)
+    out.print(table)
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="Labelled .csv, .tsv or .jsonl file.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the model to.")],
+    text_col: Annotated[str, typer.Option(help="Text column.")] = "text",
+    label_col: Annotated[str | None, typer.Option(help="Column with one label per row (single-label).")] = None,
+    labels_col: Annotated[str | None, typer.Option(help="Column with comma-separated labels (multi-label).")] = None,
+    label_cols: Annotated[str | None, typer.Option(help="Comma-separated names of 0/1 label columns (multi-label).")] = None,
+    arch: Annotated[str, typer.Option(help="Estimator: logreg, svm, nb or tree.")] = "logreg",
+    task: Annotated[str, typer.Option(help="Task name stored with the model (sentiment, emotion, ...).")] = "sentiment",
+    val: Annotated[Path | None, typer.Option(help="Validation file (same columns), used to tune multi-label thresholds and report scores.")] = None,
+    val_fraction: Annotated[float, typer.Option(help="Without --val: fraction held out for validation (multi-label threshold tuning and the report).", min=0.0, max=0.5)] = 0.1,
+    c: Annotated[float, typer.Option("--C", help="Inverse regularisation of logreg and svm.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the hold-out split.")] = 0,
+) -> None:
+    """Train a classic model on your labelled file and write a model directory."""
+    from affectkit.training import train_classic
+
+    try:
+        report = train_classic(
+            data, out_dir, text_col=text_col, label_col=label_col, labels_col=labels_col,
+            label_cols=label_cols.split(",") if label_cols else None, estimator=arch, task=task,
+            val=val, val_fraction=val_fraction, C=c, seed=seed, log=lambda m: err.print(m, markup=False),
+        )
+    except (AffectkitError, OSError, ValueError, KeyError) as exc:
+        raise _fail(exc) from None
+    out.print(f"Model written to {report['path']}")
+    if report.get("validation"):
+        out.print("Validation: " + ", ".join(f"{k} {v:.4f}" for k, v in report["validation"].items()))
+
+
+@app.command()
+def evaluate(
+    data: Annotated[str, typer.Option("--data", "-d", help="Labelled file (.csv/.tsv/.jsonl), or a shared data set as name:split (e.g. tweeteval-sentiment:val).")],
+    models_: Annotated[str, typer.Option("--models", "-m", help="Comma-separated model names or directories.")] = "lexicon,classic",
+    text_col: Annotated[str, typer.Option(help="Text column of a file.")] = "text",
+    label_col: Annotated[str | None, typer.Option(help="Label column (single-label).")] = None,
+    labels_col: Annotated[str | None, typer.Option(help="Comma-separated labels column (multi-label).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Where to write the confusion-matrix PNG.")] = Path("evaluation.png"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Evaluate on the first N examples only.", min=1)] = None,
+    batch_size: Annotated[int, typer.Option(help="Texts per batch.", min=1)] = 256,
+) -> None:
+    """Compare models side by side on one labelled set: one table and a confusion-matrix PNG."""
+    from affectkit.evaluation import evaluate as run_evaluation
+    from affectkit.evaluation import plot_confusion
+    from affectkit.exceptions import MissingDependencyError
+
+    try:
+        texts, y = _labelled(data, text_col, label_col, labels_col)
+        if limit is not None:
+            texts, y = texts[:limit], y[:limit]
+        names = [m.strip() for m in models_.split(",") if m.strip()]
+        if not names:
+            raise InvalidInputError("--models needs at least one model name.")
+        with _progress(enabled=True) as progress:
+            tasks: dict[str, Any] = {}
+
+            def tick(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = progress.add_task(name, total=total)
+                progress.update(tasks[name], completed=done)
+
+            report = run_evaluation(names, texts, y, data_name=data, batch_size=batch_size, progress=tick)
+    except (AffectkitError, OSError, ValueError, KeyError) as exc:
+        raise _fail(exc) from None
+    png = None
+    if plot is not None:
+        try:
+            png = plot_confusion(report, plot)
+        except MissingDependencyError as exc:
+            err.print(f"[yellow]Note:[/yellow] no PNG written. {exc}")
+    if as_json:
+        payload = report.to_dict()
+        payload["plot"] = str(png) if png else None
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"affectkit evaluate: {data} ({len(texts)} texts)", header_style="bold")
+    table.add_column("model")
+    metric_names = report.metric_names
+    for m in metric_names:
+        table.add_column(m.replace("_", "-"), justify="right")
+    table.add_column("texts/s", justify="right")
+    table.add_column("peak MB", justify="right")
+    for r in report.results:
+        table.add_row(
+            r.name, *[f"{r.metrics[m]:.4f}" if m in r.metrics else "" for m in metric_names],
+            f"{r.texts_per_s:,.0f}", "" if r.peak_rss_mb is None else f"{r.peak_rss_mb:,.0f}",
+        )
+    out.print(table)
+    if png:
+        out.print(f"Confusion matrix: {png}")
+
+
+def _labelled(data: str, text_col: str, label_col: str | None, labels_col: str | None) -> tuple[list[Any], list[Any]]:
+    from affectkit.datasets import DATASETS, load_dataset
+    from affectkit.io import read_labelled
+
+    if not Path(data).exists() and data.partition(":")[0] in DATASETS:
+        ds = load_dataset(data)
+        return ds.texts, ds.y
+    labelled = read_labelled(data, text_col=text_col, label_col=label_col, labels_col=labels_col)
+    for note in labelled.notes:
+        err.print(f"[yellow]Note:[/yellow] {note}")
+    return labelled.texts, labelled.y
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

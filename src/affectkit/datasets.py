@@ -1,0 +1,99 @@
+"""Readers for the public labelled sets laid out in ``shared/data`` (see its README).
+
+These read the original files in place; nothing of the data is copied into the project.
+The root is ``$AFFECTKIT_DATA`` if set, else the first ``shared/data`` found next to the
+current directory or one of its parents.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from affectkit.exceptions import InvalidInputError
+from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
+
+__all__ = ["Dataset", "data_root", "load_dataset", "DATASETS"]
+
+
+@dataclass
+class Dataset:
+    name: str
+    split: str
+    texts: list[str]
+    y: list  # label names (single-label) or tuples of names (multi-label)
+    labels: tuple[str, ...]
+    multi_label: bool
+
+
+def data_root(root: str | Path | None = None) -> Path | None:
+    """The directory of the shared data sets, or None when it cannot be found."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("AFFECTKIT_DATA")
+    if env:
+        return Path(env)
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        for cand in (d / "shared" / "data", d.parent / "shared" / "data"):
+            if cand.is_dir():
+                return cand
+    return None
+
+
+def _semeval2017(root: Path, split: str) -> Dataset:
+    if split != "train":
+        raise InvalidInputError("semeval2017-sentiment has only the 'train' split here.")
+    texts, ys = [], []
+    with open(root / "semeval2017-sentiment" / "train.tsv", encoding="utf-8", errors="replace", newline="") as fh:
+        for row in csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+            if len(row) >= 3 and row[1] in SENTIMENT_LABELS:
+                texts.append(row[2])
+                ys.append(row[1])
+    return Dataset("semeval2017-sentiment", split, texts, ys, SENTIMENT_LABELS, False)
+
+
+def _tweeteval(root: Path, split: str) -> Dataset:
+    d = root / "tweeteval-sentiment"
+    if not (d / f"{split}_text.txt").is_file():
+        raise InvalidInputError(f"tweeteval-sentiment has no {split!r} split here (only 'val').")
+    texts = (d / f"{split}_text.txt").read_text(encoding="utf-8", errors="replace").split("\n")
+    labels = (d / f"{split}_labels.txt").read_text(encoding="utf-8").split()
+    texts = texts[: len(labels)]
+    return Dataset("tweeteval-sentiment", split, texts, [SENTIMENT_LABELS[int(v)] for v in labels], SENTIMENT_LABELS, False)
+
+
+def _goemotions(root: Path, split: str) -> Dataset:
+    path = root / "goemotions" / f"{split}.tsv"
+    if not path.is_file():
+        raise InvalidInputError(f"goemotions has no {split!r} split here (train, dev).")
+    texts, ys = [], []
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        for row in csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+            texts.append(row[0])
+            ys.append(tuple(EMOTION_LABELS[int(i)] for i in row[1].split(",")))
+    return Dataset("goemotions", split, texts, ys, EMOTION_LABELS, True)
+
+
+DATASETS = {
+    "semeval2017-sentiment": _semeval2017,
+    "tweeteval-sentiment": _tweeteval,
+    "goemotions": _goemotions,
+}
+
+
+def load_dataset(spec: str, root: str | Path | None = None) -> Dataset:
+    """Load ``"name:split"`` (e.g. ``"tweeteval-sentiment:val"``) from the shared data."""
+    name, _, split = spec.partition(":")
+    if name not in DATASETS:
+        raise InvalidInputError(f"Unknown dataset {name!r}. Known: {sorted(DATASETS)} (as name:split).")
+    base = data_root(root)
+    if base is None or not (base / name).is_dir():
+        raise InvalidInputError(
+            f"The data set {name!r} was not found (looked in {base or 'no shared/data directory'}). "
+            f"Set AFFECTKIT_DATA to the directory that holds it."
+        )
+    default_split = {"semeval2017-sentiment": "train", "tweeteval-sentiment": "val", "goemotions": "dev"}[name]
+    return DATASETS[name](base, split or default_split)

@@ -1,0 +1,208 @@
+"""The model registry: names -> analyzers.
+
+Names are versioned (``sentiment-classic-v1``); short aliases (``classic``, ``lexicon``)
+and task defaults (``sentiment``, ``emotion``) point at them. Third-party packages add
+models through the ``affectkit.analyzers`` entry-point group: the entry point's name is
+the model name and its object a zero-argument callable returning an analyzer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+from affectkit.exceptions import UnknownModelError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ModelSpec", "Registry", "registry", "load", "list_models", "load_dir"]
+
+ENTRY_POINT_GROUP = "affectkit.analyzers"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    task: str
+    generation: str
+    description: str
+    factory: Callable[..., Any] = field(repr=False)
+    aliases: tuple[str, ...] = ()
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._specs: dict[str, ModelSpec] = {}
+        self._aliases: dict[str, str] = {}
+        self._entry_points_loaded = False
+
+    def register(self, spec: ModelSpec) -> ModelSpec:
+        if spec.name in self._specs or spec.name in self._aliases:
+            raise ValueError(f"A model named {spec.name!r} is already registered.")
+        self._specs[spec.name] = spec
+        for alias in spec.aliases:
+            self._aliases[alias] = spec.name
+        return spec
+
+    def alias(self, alias: str, name: str) -> None:
+        """Point ``alias`` at the registered model ``name`` (used for task defaults)."""
+        self._aliases[alias] = name
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in self._specs or ep.name in self._aliases:
+                logger.warning("entry point %r shadows a built-in model name; ignored", ep.name)
+                continue
+            self._specs[ep.name] = ModelSpec(
+                name=ep.name, task="?", generation="plugin", description=f"plug-in {ep.value}", factory=_lazy(ep)
+            )
+
+    def resolve(self, name: str) -> ModelSpec:
+        self._load_entry_points()
+        target = self._aliases.get(name, name)
+        if target in self._specs:
+            return self._specs[target]
+        known = self.names(include_aliases=True)
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise UnknownModelError(
+            f"Unknown model {name!r}.{hint} Known models: {', '.join(known)}. "
+            f"A path to a saved model directory also works."
+        )
+
+    def names(self, include_aliases: bool = False) -> list[str]:
+        self._load_entry_points()
+        names = sorted(self._specs)
+        if include_aliases:
+            names = sorted(set(names) | set(self._aliases))
+        return names
+
+    def specs(self) -> list[ModelSpec]:
+        self._load_entry_points()
+        return [self._specs[n] for n in sorted(self._specs)]
+
+    def aliases(self) -> dict[str, str]:
+        return dict(self._aliases)
+
+
+def _lazy(ep: metadata.EntryPoint) -> Callable[..., Any]:
+    def factory(**kwargs: Any) -> Any:
+        return ep.load()(**kwargs)
+
+    return factory
+
+
+# -- model directories ------------------------------------------------------------------------
+_ANALYZER_CLASSES: dict[str, str] = {
+    "lexicon": "affectkit.analyzers.lexicon:VaderAnalyzer",
+    "classic": "affectkit.analyzers.classic.model:ClassicAnalyzer",
+}
+
+
+def load_dir(path: str | Path) -> Any:
+    """Load an analyzer saved with ``save(path)``."""
+    import importlib
+
+    from affectkit.base import read_config
+    from affectkit.exceptions import ModelFormatError
+
+    path = Path(path)
+    config = read_config(path)
+    kind = config.get("analyzer")
+    target = _ANALYZER_CLASSES.get(kind)  # type: ignore[arg-type]
+    if target is None:
+        raise ModelFormatError(
+            f"{path}/config.json names analyzer {kind!r}; this affectkit knows {sorted(_ANALYZER_CLASSES)}."
+        )
+    module, _, cls_name = target.partition(":")
+    cls = getattr(importlib.import_module(module), cls_name)
+    return cls._from_dir(path, config)
+
+
+def shipped_model_path(dirname: str) -> Path:
+    """Path of a model directory shipped inside the package."""
+    ref = resources.files("affectkit") / "models" / dirname
+    return Path(str(ref))
+
+
+def _shipped(dirname: str) -> Callable[..., Any]:
+    def factory(**kwargs: Any) -> Any:
+        model = load_dir(shipped_model_path(dirname))
+        return model.set_params(**kwargs) if kwargs else model
+
+    return factory
+
+
+def _vader(**kwargs: Any) -> Any:
+    from affectkit.analyzers.lexicon import VaderAnalyzer
+
+    return VaderAnalyzer(**kwargs)
+
+
+registry = Registry()
+registry.register(
+    ModelSpec(
+        name="sentiment-lexicon-v1",
+        task="sentiment",
+        generation="lexicon",
+        description="VADER lexicon and rules (vaderSentiment), compound mapped to 3 probabilities",
+        factory=_vader,
+        aliases=("lexicon", "vader"),
+    )
+)
+registry.register(
+    ModelSpec(
+        name="sentiment-classic-v1",
+        task="sentiment",
+        generation="classic",
+        description="TF-IDF word+char n-grams + hand features, logistic regression; SemEval-2017 train",
+        factory=_shipped("sentiment-classic-v1"),
+        aliases=("classic", "sentiment-classic"),
+    )
+)
+registry.register(
+    ModelSpec(
+        name="emotion-classic-v1",
+        task="emotion",
+        generation="classic",
+        description="TF-IDF + one-vs-rest logistic regression, 28 GoEmotions labels, dev-tuned thresholds",
+        factory=_shipped("emotion-classic-v1"),
+        aliases=("emotion-classic",),
+    )
+)
+# Task defaults: the best shipped generation for each task.
+registry.alias("sentiment", "sentiment-classic-v1")
+registry.alias("emotion", "emotion-classic-v1")
+
+
+def load(name_or_path: str | Path, **params: Any) -> Any:
+    """Load an analyzer by registered name or from a saved model directory.
+
+    ``"sentiment"`` and ``"emotion"`` give the best shipped default for the task;
+    ``"lexicon"`` and ``"classic"`` pick a generation; ``list_models()`` lists every name.
+    Keyword arguments set analyzer parameters (e.g. ``threshold=0.3``).
+    """
+    if isinstance(name_or_path, Path) or (isinstance(name_or_path, str) and Path(name_or_path).is_dir()):
+        model = load_dir(name_or_path)
+        return model.set_params(**params) if params else model
+    if not isinstance(name_or_path, str):
+        raise TypeError(f"affectkit.load expects a model name or a path. Got {type(name_or_path).__name__}.")
+    if ("/" in name_or_path or name_or_path.startswith(".")) and name_or_path not in registry.names(True):
+        raise UnknownModelError(
+            f"No model directory at {name_or_path!r} (it does not exist), and it is not a registered name. "
+            f"Known models: {', '.join(registry.names(include_aliases=True))}."
+        )
+    return registry.resolve(name_or_path).factory(**params)
+
+
+def list_models() -> list[ModelSpec]:
+    """Every registered model (aliases: ``registry.aliases()``)."""
+    return registry.specs()

@@ -1,0 +1,1 @@
+"""Text utilities: tokenisation and normalisation for tweets, reviews and comments."""

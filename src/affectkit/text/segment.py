@@ -1,0 +1,42 @@
+"""Splitting long texts into pieces that a model scores well, without losing any text."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["split_sentences", "chunk_text"]
+
+_SENT_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n{2,}|\n(?=\s*[-*•\d])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text`` (a light rule-based splitter); empty pieces are dropped."""
+    return [s for s in (p.strip() for p in _SENT_END.split(text)) if s]
+
+
+def chunk_text(text: str, max_chars: int) -> list[str]:
+    """Cover ``text`` with pieces of at most ``max_chars``, cutting at sentence ends, then
+    at spaces, then anywhere. Joined with spaces, the pieces hold every word of ``text``."""
+    if max_chars < 1:
+        raise ValueError(f"The 'max_chars' parameter must be >= 1. Got {max_chars}.")
+    pieces: list[str] = []
+    current = ""
+    for sentence in split_sentences(text):
+        while len(sentence) > max_chars:
+            cut = sentence.rfind(" ", 0, max_chars)
+            cut = cut if cut > 0 else max_chars
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if not sentence:
+            continue
+        if current and len(current) + 1 + len(sentence) > max_chars:
+            pieces.append(current)
+            current = sentence
+        else:
+            current = f"{current} {sentence}" if current else sentence
+    if current:
+        pieces.append(current)
+    return [p for p in pieces if p]

@@ -1,0 +1,141 @@
+"""Training entry points for users' files (``affectkit train``) and the shipped defaults."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from affectkit.exceptions import InvalidInputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["train_classic", "write_model_card"]
+
+
+def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    idx = list(range(n))
+    random.Random(seed).shuffle(idx)
+    k = int(round(n * fraction))
+    return sorted(idx[k:]), sorted(idx[:k])
+
+
+def train_classic(
+    data: str | Path,
+    out_dir: str | Path,
+    *,
+    text_col: str = "text",
+    label_col: str | None = None,
+    labels_col: str | None = None,
+    label_cols: Sequence[str] | None = None,
+    estimator: str = "logreg",
+    task: str = "sentiment",
+    val: str | Path | None = None,
+    val_fraction: float = 0.1,
+    C: float = 1.0,
+    seed: int = 0,
+    features: dict[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train a :class:`ClassicAnalyzer` on a labelled file and save it to ``out_dir``.
+
+    Validation data (``val``, or a ``val_fraction`` hold-out of ``data``) tunes the
+    per-label thresholds of multi-label models and gives the scores written to the card.
+    """
+    from affectkit.analyzers.classic.model import ClassicAnalyzer
+    from affectkit.evaluation import evaluate
+    from affectkit.io import read_labelled
+
+    say = log or logger.info
+    train = read_labelled(data, text_col, label_col, labels_col, label_cols)
+    for note in train.notes:
+        say(f"note: {note}")
+    texts, y = train.texts, train.y
+    if val is not None:
+        v = read_labelled(val, text_col, label_col, labels_col, label_cols)
+        val_texts, val_y = v.texts, v.y
+    elif val_fraction > 0 and len(texts) >= 20:
+        tr_idx, va_idx = _split(len(texts), val_fraction, seed)
+        val_texts, val_y = [texts[i] for i in va_idx], [y[i] for i in va_idx]
+        texts, y = [texts[i] for i in tr_idx], [y[i] for i in tr_idx]
+    else:
+        val_texts, val_y = [], []
+    if len(texts) < 2:
+        raise InvalidInputError(f"{Path(data).name} has {len(texts)} labelled rows; training needs at least 2.")
+    say(f"training {estimator} on {len(texts)} texts ({'multi' if train.multi_label else 'single'}-label)")
+    model = ClassicAnalyzer(estimator, task=task, multi_label=train.multi_label, C=C, features=features)
+    model.fit(texts, y, labels=train.labels)
+    validation: dict[str, float] = {}
+    if val_texts:
+        known = set(model.labels_)
+        keep = [
+            i for i, v in enumerate(val_y)
+            if (set(v) <= known if train.multi_label else v in known)
+        ]
+        if len(keep) < len(val_y):
+            say(f"note: {len(val_y) - len(keep)} validation rows have labels unseen in training; skipped")
+        val_texts, val_y = [val_texts[i] for i in keep], [val_y[i] for i in keep]
+    if val_texts:
+        if model.tags.multi_label:
+            model.tune_thresholds(val_texts, val_y)
+        report = evaluate([model], val_texts, val_y, data_name="validation")
+        validation = report.results[0].metrics
+    path = model.save(out_dir)
+    write_model_card(
+        path,
+        title=f"affectkit classic {task} model ({estimator})",
+        data=str(data),
+        metrics={"validation": validation} if validation else {},
+        command=None,
+    )
+    return {"path": str(path), "validation": validation, "labels": list(model.labels_)}
+
+
+def write_model_card(
+    path: str | Path,
+    *,
+    title: str,
+    data: str,
+    metrics: dict[str, Any],
+    command: str | None,
+    licence: str = "Apache-2.0 (code); see the data's own terms for the weights",
+    extra: str = "",
+) -> Path:
+    """Write ``README.md`` (the model card) and record the card's facts in ``config.json``."""
+    path = Path(path)
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+    card = {"title": title, "data": data, "metrics": metrics, "command": command, "licence": licence}
+    config["card"] = card
+    (path / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    lines = [
+        f"# {title}",
+        "",
+        f"- affectkit version: {config.get('affectkit_version')}; format version {config.get('format_version')}",
+        f"- analyzer: `{config.get('analyzer')}`; task: `{config.get('task')}`; multi-label: {config.get('multi_label')}",
+        f"- labels: {', '.join(config.get('labels', []))}",
+        f"- parameters: `{json.dumps(config.get('params', {}), sort_keys=True)}`",
+        f"- training data: {data}",
+        f"- licence: {licence}",
+        f"- size on disk: {size / 1e6:.1f} MB",
+        "",
+        "## Metrics",
+        "",
+    ]
+    if metrics:
+        for split, values in metrics.items():
+            if isinstance(values, dict):
+                lines.append(f"- {split}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()))
+            else:
+                lines.append(f"- {split}: {values}")
+    else:
+        lines.append("- none recorded")
+    if command:
+        lines += ["", "## Reproduce", "", "```", command, "```"]
+    if extra:
+        lines += ["", extra.strip()]
+    (path / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path / "README.md"

@@ -1,0 +1,189 @@
+"""The CLI, as a user runs it (Typer's CliRunner: same process, real commands)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from affectkit.cli.main import app
+from conftest import EMOTION_TEXTS, EMOTION_Y, SENTIMENT_TEXTS, SENTIMENT_Y
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = str(ROOT / "examples" / "reviews.csv")
+
+
+def run(*args, input=None):
+    return runner.invoke(app, list(args), input=input)
+
+
+def test_analyze_text_human():
+    r = run("analyze", "I love this, it is wonderful!", "--model", "lexicon")
+    assert r.exit_code == 0, r.output
+    assert "positive" in r.output
+
+
+def test_analyze_json_single():
+    r = run("analyze", "I love this", "--json", "-m", "lexicon")
+    assert r.exit_code == 0
+    obj = json.loads(r.stdout)
+    assert obj["label"] == "positive" and set(obj["scores"]) == {"negative", "neutral", "positive"}
+
+
+def test_analyze_stdin_json_lines():
+    r = run("analyze", "-", "--json", "-m", "lexicon", input="great\nterrible\n\n")
+    assert r.exit_code == 0
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [row["label"] for row in rows] == ["positive", "negative", "neutral"]
+    assert rows[2]["empty"] is True
+
+
+def test_analyze_file_with_invalid_utf8(tmp_path):
+    f = tmp_path / "in.csv"
+    f.write_bytes(b"id,text\n1,good \xff\xfe stuff\n2,\n3,awful\n")
+    r = run("analyze", "--input", str(f), "--json", "-m", "lexicon")
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == 3
+    assert "\ufffd" in rows[0]["text"]
+    assert rows[1]["empty"]
+
+
+def test_analyze_example_file_with_defaults():
+    r = run("analyze", "--input", EXAMPLE, "--json")
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == 12 and rows[10]["empty"]
+
+
+def test_emotion_levels_in_output():
+    r = run("analyze", "Thank you so much, I'm thrilled!", "-m", "emotion", "--json")
+    assert r.exit_code == 0
+    obj = json.loads(r.stdout)
+    assert set(obj["levels"]) == {"ekman", "polarity"}
+    assert obj["multi_label"] is True
+
+
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (["analyze", "x", "-m", "nope"], 2, "Unknown model 'nope'"),
+        (["analyze"], 2, "Give a TEXT"),
+        (["analyze", "--input", "missing.csv"], 2, "does not exist"),
+        (["analyze", "--input", EXAMPLE, "--text-col", "body"], 2, "Columns found"),
+        (["evaluate", "--data", "no-such-file.csv"], 2, "does not exist"),
+    ],
+)
+def test_clear_errors_and_exit_codes(args, code, message):
+    r = run(*args)
+    assert r.exit_code == code
+    assert message in r.stderr
+    assert "Traceback" not in r.output
+
+
+def _write_csv(path, header, rows):
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def test_train_single_label_then_load(tmp_path):
+    data = tmp_path / "train.csv"
+    _write_csv(data, ["text", "label"], list(zip(SENTIMENT_TEXTS * 2, SENTIMENT_Y * 2, strict=True)))
+    r = run("train", str(data), "--out", str(tmp_path / "m"), "--arch", "svm")
+    assert r.exit_code == 0, r.output
+    import affectkit
+
+    m = affectkit.load(tmp_path / "m")
+    assert m.labels_ == ("negative", "neutral", "positive")
+    assert (tmp_path / "m" / "README.md").is_file()
+    r = run("analyze", "what a great day", "-m", str(tmp_path / "m"), "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["label"] in m.labels_
+
+
+def test_train_comma_separated_multilabel(tmp_path):
+    data = tmp_path / "train.tsv"
+    rows = ["text\tlabels"] + [f"{t}\t{','.join(y)}" for t, y in zip(EMOTION_TEXTS * 2, EMOTION_Y * 2, strict=True)]
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    r = run("train", str(data), "--out", str(tmp_path / "m"), "--labels-col", "labels", "--task", "emotion")
+    assert r.exit_code == 0, r.output
+    import affectkit
+
+    m = affectkit.load(tmp_path / "m")
+    assert m.tags.multi_label and "gratitude" in m.labels_
+
+
+def test_train_indicator_columns_jsonl(tmp_path):
+    data = tmp_path / "train.jsonl"
+    lines = [
+        json.dumps({"text": t, "thanks": int("gratitude" in y), "angry": int("anger" in y)})
+        for t, y in zip(EMOTION_TEXTS * 2, EMOTION_Y * 2, strict=True)
+    ]
+    data.write_text("\n".join(lines), encoding="utf-8")
+    r = run("train", str(data), "--out", str(tmp_path / "m"), "--label-cols", "thanks,angry", "--arch", "nb")
+    assert r.exit_code == 0, r.output
+    import affectkit
+
+    m = affectkit.load(tmp_path / "m")
+    assert m.labels_ == ("thanks", "angry")
+
+
+def test_train_bad_label_column(tmp_path):
+    data = tmp_path / "train.csv"
+    _write_csv(data, ["text", "y"], [("a", "x"), ("b", "y")])
+    r = run("train", str(data), "--out", str(tmp_path / "m"))
+    assert r.exit_code == 2
+    assert "no 'label' or 'labels' column" in r.stderr
+
+
+def test_evaluate_file_writes_table_and_png(tmp_path):
+    data = tmp_path / "eval.csv"
+    _write_csv(data, ["text", "label"], list(zip(SENTIMENT_TEXTS, SENTIMENT_Y, strict=True)))
+    png = tmp_path / "cm.png"
+    r = run("evaluate", "--data", str(data), "--models", "lexicon,classic", "--plot", str(png))
+    assert r.exit_code == 0, r.output
+    for col in ("macro-recall", "macro-f1", "accuracy", "texts/s", "peak MB"):
+        assert col in r.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_json_multilabel(tmp_path):
+    data = tmp_path / "eval.jsonl"
+    data.write_text(
+        "\n".join(json.dumps({"text": t, "labels": list(y)}) for t, y in zip(EMOTION_TEXTS, EMOTION_Y, strict=True)),
+        encoding="utf-8",
+    )
+    r = run("evaluate", "--data", str(data), "--models", "emotion", "--json", "--plot", str(tmp_path / "e.png"))
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)["results"][0]
+    assert {"macro_f1", "micro_f1", "jaccard", "texts_per_s", "peak_rss_mb"} <= set(res)
+    assert (tmp_path / "e.png").is_file()
+
+
+def test_evaluate_wrong_task_is_clear(tmp_path):
+    data = tmp_path / "eval.csv"
+    _write_csv(data, ["text", "label"], list(zip(SENTIMENT_TEXTS, SENTIMENT_Y, strict=True)))
+    r = run("evaluate", "--data", str(data), "--models", "emotion")
+    assert r.exit_code == 2
+    assert "does not know" in r.stderr
+
+
+def test_models_lists_names():
+    r = run("models")
+    assert r.exit_code == 0
+    for name in ("sentiment-classic-v1", "emotion-classic-v1", "sentiment-lexicon-v1"):
+        assert name in r.stdout
+
+
+def test_models_json():
+    r = run("models", "--json")
+    assert r.exit_code == 0
+    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    assert "classic" in rows["sentiment-classic-v1"]["aliases"]
+    assert "sentiment" in rows["sentiment-classic-v1"]["aliases"]
