@@ -1,0 +1,79 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from affectkit.aspects import AspectAnalyzer, RuleAspectExtractor, analyze_aspects
+from affectkit.cli.main import app
+from affectkit.exceptions import InvalidInputError
+
+SEED = "The product works great but delivery was delayed"
+
+
+@pytest.mark.parametrize("model", ["sentiment", "classic", "lexicon"])
+def test_seed_sentence(model):
+    r = analyze_aspects(SEED, analyzer=model)
+    got = {v.aspect: v for v in r.aspects}
+    assert got["product"].polarity == "positive" and (got["product"].start, got["product"].end) == (4, 11)
+    assert got["delivery"].polarity == "negative" and SEED[got["delivery"].start : got["delivery"].end] == "delivery"
+    assert r.summary["mixed"] is True
+
+
+def test_extractor_patterns():
+    x = RuleAspectExtractor()
+
+    def terms(t):
+        return [t[s:e] for s, e in x.extract(t)]
+
+    assert terms("The battery life is amazing and the screen is crisp.") == ["battery life", "screen"]
+    assert terms("Food was great, terrible service though.") == ["Food", "service"]
+    assert terms("I love the sushi here and their miso soup") == ["sushi", "miso soup"]
+    assert terms("It was a great time") == []  # generic nouns are not aspects
+
+
+def test_given_aspects_and_categories():
+    r = analyze_aspects("Cheap and cheerful, but the shipping took forever", analyzer="classic",
+                        aspects=["price", "shipping", "battery"])
+    by = {}
+    for v in r.aspects:
+        by.setdefault(v.aspect, v)
+    assert by["price"].found and "category" in by["price"].note
+    assert by["shipping"].found and by["shipping"].source == "given"
+    assert not by["battery"].found and by["battery"].polarity is None and "not mentioned" in by["battery"].note
+
+
+def test_bad_input_is_clear():
+    a = AspectAnalyzer("classic")
+    empty = a.analyze("")
+    assert empty.aspects == () and "empty text" in empty.notes
+    none = a.analyze("hello there")
+    assert none.aspects == () and "no aspects found" in none.notes
+    assert a.analyze(["", "the food was fine"])[1].aspects
+    with pytest.raises(InvalidInputError, match="holds no aspect names"):
+        a.analyze("text", aspects=[" ", ""])
+    with pytest.raises(InvalidInputError, match="single-label sentiment analyzer"):
+        AspectAnalyzer("emotion").analyze("the food")
+    with pytest.raises(InvalidInputError, match="'extractor'"):
+        AspectAnalyzer("classic", extractor="magic").analyze("the food")
+
+
+def test_custom_extractor():
+    class Fixed:
+        def extract(self, text):
+            return [(0, 3)]
+
+    r = AspectAnalyzer("classic", extractor=Fixed()).analyze("Wow that was bad")
+    assert r.aspects[0].aspect == "Wow"
+
+
+def test_cli_aspects_json():
+    result = CliRunner().invoke(app, ["aspects", SEED, "--json", "-m", "classic"])
+    assert result.exit_code == 0, result.output
+    obj = json.loads(result.stdout)
+    assert {a["aspect"]: a["polarity"] for a in obj["aspects"]} == {"product": "positive", "delivery": "negative"}
+
+
+def test_cli_aspects_given_and_table():
+    result = CliRunner().invoke(app, ["aspects", SEED, "--aspects", "delivery,price", "-m", "classic"])
+    assert result.exit_code == 0, result.output
+    assert "delivery" in result.stdout and "not mentioned" in result.stdout
