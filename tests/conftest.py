@@ -91,3 +91,62 @@ def data_dir() -> Path:
     if d is None:
         pytest.skip("../shared/data is not present")
     return d
+
+
+def build_tiny_base(path: Path, texts: list[str]) -> Path:
+    """A tiny random BERT and a WordPiece tokenizer trained on ``texts``, saved like a HF model."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel
+
+    path.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials))
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
+    tok.save(str(path / "tokenizer.json"))
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64, pad_token_id=0,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_transformer(tmp_path_factory):
+    """A tiny two-head transformer: trained for a few steps, exported to ONNX, as a model directory."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("onnx")
+    import numpy as np
+
+    from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
+    from affectkit.train.export import export_onnx
+    from affectkit.train.multitask import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("tiny-transformer")
+    base = build_tiny_base(root / "base", SENTIMENT_TEXTS + EMOTION_TEXTS)
+    Y = np.zeros((len(EMOTION_TEXTS), len(EMOTION_LABELS)), dtype=np.int64)
+    for i, labels in enumerate(EMOTION_Y):
+        for lab in labels:
+            Y[i, EMOTION_LABELS.index(lab)] = 1
+    data = {
+        "sent_texts": SENTIMENT_TEXTS, "sent_y": np.array([SENTIMENT_LABELS.index(v) for v in SENTIMENT_Y]),
+        "emo_texts": EMOTION_TEXTS, "emo_Y": Y,
+        "sent_val_texts": SENTIMENT_TEXTS, "sent_val_y": SENTIMENT_Y,
+        "emo_dev_texts": EMOTION_TEXTS, "emo_dev_Y": Y,
+    }
+    cfg = TrainConfig(out=str(root / "run"), base=str(base), epochs=2, batch_size=8, lr=1e-3, max_length=32,
+                      threads=1, log_every=1)
+    report = train(cfg, data=data)
+    model_dir = export_onnx(root / "run" / "best.pt", base, root / "model", thresholds=report["best"]["thresholds"],
+                            max_length=32, metrics={"tiny": True})
+    return {"dir": model_dir, "report": report, "base": base, "run": root / "run"}

@@ -30,7 +30,7 @@ import numpy as np
 
 from affectkit._validation import TextBatch, as_text_batch, check_threshold, clean_text
 from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedError
-from affectkit.results import Level, Result
+from affectkit.results import Level, Result, Segment
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +144,12 @@ class Analyzer:
         batch = as_text_batch(texts, method=f"{type(self).__name__}.analyze")
         return self._results(batch, threshold)
 
+    def _predict_detailed(self, batch: TextBatch) -> tuple[np.ndarray, list[tuple[Segment, ...]]]:
+        """Scores plus per-text segment details (analyzers that split long texts override this)."""
+        return self._proba_of_batch(batch), [() for _ in range(len(batch))]
+
     def _results(self, batch: TextBatch, threshold: object) -> list[Result]:
-        proba = self._proba_of_batch(batch)
+        proba, segments = self._predict_detailed(batch)
         labels = tuple(self.labels_)
         thr = self._thresholds(threshold) if self.tags.multi_label else None
         out = []
@@ -168,6 +172,7 @@ class Analyzer:
                     empty=batch.missing[i] or not batch.texts[i].strip(),
                     levels=self._levels(row[None, :], chosen),
                     warnings=batch.notes[i],
+                    segments=segments[i],
                 )
             )
         return out

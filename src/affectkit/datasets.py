@@ -97,3 +97,36 @@ def load_dataset(spec: str, root: str | Path | None = None) -> Dataset:
         )
     default_split = {"semeval2017-sentiment": "train", "tweeteval-sentiment": "val", "goemotions": "dev"}[name]
     return DATASETS[name](base, split or default_split)
+
+
+@dataclass
+class AbsaSentence:
+    text: str
+    aspects: list[tuple[str, int, int, str]]  # term, start, end, polarity
+
+
+ABSA_FILES = {"restaurants": "Restaurants_Train_v2.xml", "laptops": "Laptop_Train_v2.xml"}
+
+
+def load_absa(spec: str, root: str | Path | None = None) -> list[AbsaSentence]:
+    """SemEval-2014 Task 4 aspect terms: ``"semeval2014-absa:restaurants"`` or ``":laptops"`` (train files)."""
+    import xml.etree.ElementTree as ET
+
+    name, _, domain = spec.partition(":")
+    if name != "semeval2014-absa" or domain not in ABSA_FILES:
+        raise InvalidInputError(
+            f"Unknown aspect data set {spec!r}. Known: semeval2014-absa:restaurants, semeval2014-absa:laptops."
+        )
+    base = data_root(root)
+    path = None if base is None else base / name / ABSA_FILES[domain]
+    if path is None or not path.is_file():
+        raise InvalidInputError(f"{spec} was not found (looked in {base}). Set AFFECTKIT_DATA to the data directory.")
+    out = []
+    for sentence in ET.parse(path).getroot().iter("sentence"):
+        text = sentence.findtext("text") or ""
+        aspects = [
+            (a.get("term", ""), int(a.get("from", 0)), int(a.get("to", 0)), a.get("polarity", ""))
+            for a in sentence.iter("aspectTerm")
+        ]
+        out.append(AbsaSentence(text, aspects))
+    return out

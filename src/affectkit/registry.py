@@ -104,6 +104,8 @@ def _lazy(ep: metadata.EntryPoint) -> Callable[..., Any]:
 _ANALYZER_CLASSES: dict[str, str] = {
     "lexicon": "affectkit.analyzers.lexicon:VaderAnalyzer",
     "classic": "affectkit.analyzers.classic.model:ClassicAnalyzer",
+    "transformer": "affectkit.analyzers.transformer:TransformerAnalyzer",
+    "lexicon-nrc": "affectkit.analyzers.nrc:NRCEmotionAnalyzer",
 }
 
 
@@ -144,7 +146,7 @@ def _shipped(dirname: str) -> Callable[..., Any]:
 def _vader(**kwargs: Any) -> Any:
     from affectkit.analyzers.lexicon import VaderAnalyzer
 
-    return VaderAnalyzer(**kwargs)
+    return VaderAnalyzer().set_params(**kwargs)._validated() if kwargs else VaderAnalyzer()
 
 
 registry = Registry()
@@ -178,9 +180,59 @@ registry.register(
         aliases=("emotion-classic",),
     )
 )
+def _nrc(**kwargs: Any) -> Any:
+    from affectkit.analyzers.nrc import NRCEmotionAnalyzer
+
+    return NRCEmotionAnalyzer().set_params(**kwargs)
+
+
+registry.register(
+    ModelSpec(
+        name="emotion-lexicon-nrc-v1",
+        task="emotion",
+        generation="lexicon",
+        description="opt-in: NRC EmoLex word counts, Plutchik's 8 emotions (research/non-commercial terms; "
+        "needs affectkit[nrc] and accept_terms=True)",
+        factory=_nrc,
+        aliases=("emotion-lexicon-nrc", "nrc"),
+    )
+)
+
+
+def _transformer(head: str) -> Callable[..., Any]:
+    def factory(**kwargs: Any) -> Any:
+        from affectkit.analyzers.transformer import TransformerAnalyzer
+
+        model = TransformerAnalyzer(path=str(shipped_model_path(TRANSFORMER_DIR)), head=head)
+        return model.set_params(**kwargs) if kwargs else model
+
+    return factory
+
+
+TRANSFORMER_DIR = "affect-transformer-v1"
+registry.register(
+    ModelSpec(
+        name="sentiment-transformer-v1",
+        task="sentiment",
+        generation="transformer",
+        description="all-MiniLM-L6-v2 fine-tuned on SemEval-2017 + GoEmotions (one encoder, two heads), ONNX",
+        factory=_transformer("sentiment"),
+        aliases=("transformer", "sentiment-transformer"),
+    )
+)
+registry.register(
+    ModelSpec(
+        name="emotion-transformer-v1",
+        task="emotion",
+        generation="transformer",
+        description="the emotion head of affect-transformer-v1: 28 GoEmotions labels, dev-tuned thresholds, ONNX",
+        factory=_transformer("emotion"),
+        aliases=("emotion-transformer",),
+    )
+)
 # Task defaults: the best shipped generation for each task.
-registry.alias("sentiment", "sentiment-classic-v1")
-registry.alias("emotion", "emotion-classic-v1")
+registry.alias("sentiment", "sentiment-transformer-v1")
+registry.alias("emotion", "emotion-transformer-v1")
 
 
 def load(name_or_path: str | Path, **params: Any) -> Any:

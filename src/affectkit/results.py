@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Level", "Result"]
+__all__ = ["Level", "Result", "Segment"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,18 @@ class Level:
 
     def to_dict(self) -> dict[str, Any]:
         return {"labels": list(self.labels), "scores": dict(self.scores)}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Scores of one part of a long text: ``text[start:end]``."""
+
+    start: int
+    end: int
+    scores: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "scores": dict(self.scores)}
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,9 @@ class Result:
         Coarser levels of the label hierarchy, e.g. ``{"ekman": Level, "polarity": Level}``.
     warnings:
         Human-readable notes about the input (missing value, decoding repairs, ...).
+    segments:
+        For a text too long for the model in one piece: the scores of each segment and its
+        character span. Empty when the text was scored whole.
     """
 
     text: str
@@ -61,6 +76,7 @@ class Result:
     empty: bool = False
     levels: dict[str, Level] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    segments: tuple[Segment, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (the CLI's ``--json`` output)."""
@@ -74,4 +90,5 @@ class Result:
             "empty": self.empty,
             "levels": {k: v.to_dict() for k, v in self.levels.items()},
             "warnings": list(self.warnings),
+            "segments": [s.to_dict() for s in self.segments],
         }

@@ -186,4 +186,5 @@ def test_models_json():
     assert r.exit_code == 0
     rows = {row["name"]: row for row in json.loads(r.stdout)}
     assert "classic" in rows["sentiment-classic-v1"]["aliases"]
-    assert "sentiment" in rows["sentiment-classic-v1"]["aliases"]
+    assert "sentiment" in rows["sentiment-transformer-v1"]["aliases"]
+    assert "emotion" in rows["emotion-transformer-v1"]["aliases"]

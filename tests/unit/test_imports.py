@@ -14,8 +14,9 @@ def test_import_is_light():
 
 def test_loading_and_predicting_needs_no_torch():
     code = (
-        "import sys, affectkit; m = affectkit.load('sentiment'); m.predict_proba(['fine']); "
-        "print(','.join(x for x in ('torch', 'transformers', 'onnxruntime', 'sklearn') if x in sys.modules))"
+        "import sys, affectkit; m = affectkit.load('sentiment'); e = affectkit.load('emotion'); "
+        "m.predict_proba(['fine']); e.predict_proba(['fine']); affectkit.load('classic').predict_proba(['ok']); "
+        "print(','.join(x for x in ('torch', 'transformers', 'sklearn', 'onnx') if x in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -41,8 +41,11 @@ def test_aliases_resolve():
     assert affectkit.load("classic").tags.generation == "classic"
     s = affectkit.load("sentiment")
     assert s.labels_ == ("negative", "neutral", "positive")
+    assert s.tags.generation == "transformer"
     e = affectkit.load("emotion")
     assert e.labels_ == affectkit.EMOTION_LABELS and e.tags.multi_label
+    assert e.tags.generation == "transformer"
+    assert affectkit.load("emotion-classic").tags.generation == "classic"
 
 
 def test_params_at_load():

@@ -72,6 +72,10 @@ class VaderAnalyzer(Analyzer):
         # Not trainable: the learned state is the lexicon itself, ready at construction.
         self.labels_ = SENTIMENT_LABELS
 
+    def _validated(self) -> VaderAnalyzer:
+        self._fit_state()
+        return self
+
     @property
     def tags(self) -> Tags:
         return Tags(task="sentiment", multi_label=False, trainable=False, generation="lexicon")

@@ -127,6 +127,46 @@ def _print_results(results: list[Any], multi: bool) -> None:
 
 
 @app.command()
+def aspects(
+    text: Annotated[str | None, typer.Argument(help="Text to analyze, or '-' for one text per line on stdin.")] = None,
+    aspect_names: Annotated[str | None, typer.Option("--aspects", "-a", help="Comma-separated aspects or categories to judge (skips extraction), e.g. 'price,quality,shipping'.")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Sentiment model name or directory.")] = "sentiment",
+    input_file: Annotated[Path | None, typer.Option("--input", "-i", help="A .txt, .csv, .tsv or .jsonl file.")] = None,
+    text_col: Annotated[str, typer.Option(help="Text column of a CSV/TSV/JSONL input.")] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output: one object, or one per line for several texts.")] = False,
+) -> None:
+    """Sentiment per aspect: each aspect gets the polarity of the clauses that govern it."""
+    from affectkit.aspects import AspectAnalyzer
+
+    try:
+        texts, single = _read_inputs(text, input_file, text_col)
+        names = aspect_names.split(",") if aspect_names is not None else None
+        results = AspectAnalyzer(model).analyze(texts, aspects=names)
+    except (AffectkitError, OSError, ValueError, KeyError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        if single:
+            out.print_json(json.dumps(results[0].to_dict(), ensure_ascii=False))
+        else:
+            for r in results:
+                sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+        return
+    for r in results:
+        table = Table(title=(r.text if len(r.text) <= 100 else r.text[:97] + "...").replace("[", r"\["),
+                      header_style="bold", title_justify="left")
+        for col in ("aspect", "span", "polarity", "p", "clause"):
+            table.add_column(col, overflow="fold")
+        for v in r.aspects:
+            clause = r.text[v.clause[0] : v.clause[1]] if v.clause else v.note
+            table.add_row(v.aspect, f"{v.start}-{v.end}" if v.found else "-", v.polarity or "-",
+                          f"{v.probability:.2f}" if v.probability is not None else "-", clause.replace("[", r"\["))
+        out.print(table)
+        doc = r.summary.get("document")
+        extra = f"  notes: {'; '.join(r.notes)}" if r.notes else ""
+        out.print(f"document: {doc['label'] if doc else '-'}; aspects {r.summary['polarity_counts']}{extra}")
+
+
+@app.command()
 def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
 ) -> None:
@@ -203,6 +243,9 @@ def evaluate(
     from affectkit.evaluation import plot_confusion
     from affectkit.exceptions import MissingDependencyError
 
+    if data.startswith("semeval2014-absa"):
+        _evaluate_aspects(data, models_, as_json)
+        return
     try:
         texts, y = _labelled(data, text_col, label_col, labels_col)
         if limit is not None:
@@ -247,6 +290,32 @@ def evaluate(
     out.print(table)
     if png:
         out.print(f"Confusion matrix: {png}")
+
+
+def _evaluate_aspects(data: str, models_: str, as_json: bool) -> None:
+    from affectkit.aspects.evaluation import evaluate_aspects
+    from affectkit.datasets import load_absa
+
+    try:
+        sentences = load_absa(data)
+        names = [m.strip() for m in models_.split(",") if m.strip()]
+        with err.status(f"evaluating aspects on {data}"):
+            result = evaluate_aspects(names, sentences)
+    except (AffectkitError, OSError, ValueError, KeyError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps({"data": data, **result}) + "\n")
+        return
+    ext = result["extraction"]
+    out.print(f"[bold]{data}[/bold]: {result['n_sentences']} sentences, {result['n_aspects']} gold aspects")
+    out.print(f"aspect term extraction (rules): precision {ext['precision']:.4f}, recall {ext['recall']:.4f}, F1 {ext['f1']:.4f}")
+    table = Table(title="aspect polarity given the gold aspects (conflict excluded)", header_style="bold")
+    for col in ("model", "sentence acc", "sentence macro-F1", "clause acc", "clause macro-F1"):
+        table.add_column(col, justify="right" if col != "model" else "left")
+    for name, res in result["polarity"].items():
+        table.add_row(name, f"{res['sentence']['accuracy']:.4f}", f"{res['sentence']['macro_f1']:.4f}",
+                      f"{res['clause']['accuracy']:.4f}", f"{res['clause']['macro_f1']:.4f}")
+    out.print(table)
 
 
 def _labelled(data: str, text_col: str, label_col: str | None, labels_col: str | None) -> tuple[list[Any], list[Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["split_sentences", "chunk_text"]
+__all__ = ["split_sentences", "sentence_spans", "chunk_text"]
 
 _SENT_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n{2,}|\n(?=\s*[-*•\d])")
 
@@ -12,6 +12,25 @@ _SENT_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n{2,}|\n(?=\s*[-*•\d])")
 def split_sentences(text: str) -> list[str]:
     """Sentences of ``text`` (a light rule-based splitter); empty pieces are dropped."""
     return [s for s in (p.strip() for p in _SENT_END.split(text)) if s]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans ``(start, end)`` of the sentences of ``text`` (whitespace trimmed)."""
+    spans = []
+    pos = 0
+    for m in _SENT_END.finditer(text):
+        spans.append((pos, m.start()))
+        pos = m.end()
+    spans.append((pos, len(text)))
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            out.append((s, e))
+    return out
 
 
 def chunk_text(text: str, max_chars: int) -> list[str]:

@@ -205,6 +205,7 @@ class ClassicAnalyzer(Analyzer):
             head = self._fit_linear(X, target, multi, len(names))
         self.featurizer_ = featurizer
         self.head_ = head
+        self.__dict__.pop("_W32", None)  # drop the float32 cache of an earlier fit
         self.labels_ = names
         self.multi_label_ = multi
         if multi and not hasattr(self, "thresholds_"):
@@ -340,7 +341,12 @@ class ClassicAnalyzer(Analyzer):
         head = self.head_
         if head["kind"] == "linear":
             W = head["W"]
-            return np.asarray(X @ (W if W.dtype != np.float16 else W.astype(np.float32))) + head["b"]
+            if W.dtype == np.float16:  # stored at half precision, computed in float32 (same values)
+                W32 = self.__dict__.get("_W32")
+                if W32 is None or W32.shape != W.shape:
+                    W32 = self._W32 = W.astype(np.float32)
+                W = W32
+            return np.asarray(X @ W) + head["b"]
         raise InvalidInputError("decision_scores is defined for linear estimators only.")
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:

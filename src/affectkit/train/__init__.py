@@ -1,0 +1,1 @@
+"""Training of the neural and transformer generations (needs ``pip install 'affectkit[train]'``)."""

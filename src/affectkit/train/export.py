@@ -1,0 +1,202 @@
+"""Export a multi-task checkpoint to a self-contained affectkit model directory (ONNX).
+
+Steps: trace the two-head model to ONNX (inputs ``input_ids`` and ``attention_mask``;
+outputs ``sentiment_logits`` and ``emotion_logits``), fuse attention / layer-norm / GELU
+with onnxruntime's transformer optimizer, then store large weights compactly:
+
+* ``fp16``: each large fp32 weight is stored as float16 followed by a ``Cast`` to float32.
+  onnxruntime folds the casts when the session is created, so the model runs in fp32
+  at fp32 speed from a file half the size (and the file stays a valid ONNX model).
+* ``fp32``: weights stored as they are.
+
+Dynamic int8 quantisation (``quantize="int8"``) is available too; on CPUs without VNNI it
+is often slower than fp32, so the benchmark decides what ships.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from affectkit.exceptions import require
+from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["export_onnx", "compact_fp16", "write_hf_models"]
+
+MODEL_FILE = "model.onnx"
+
+
+def _trace(model, path: Path, opset: int = 17) -> None:
+    torch = require("torch", "train", "ONNX export")
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask):
+            return self.inner(input_ids, attention_mask)
+
+    model.eval()
+    ids = torch.ones((2, 16), dtype=torch.long)
+    mask = torch.ones((2, 16), dtype=torch.long)
+    import warnings
+
+    # The TorchScript exporter is deliberate: its graph is the one onnxruntime's BERT optimizer
+    # fuses (Attention, SkipLayerNorm, BiasGelu). Its deprecation and tracer notes are expected.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", getattr(torch.jit, "TracerWarning", UserWarning))
+        _export(torch, Wrapper(model), ids, mask, path, opset)
+
+
+def _export(torch, wrapper, ids, mask, path: Path, opset: int) -> None:
+    torch.onnx.export(
+        wrapper, (ids, mask), str(path),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["sentiment_logits", "emotion_logits"],
+        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                      "sentiment_logits": {0: "batch"}, "emotion_logits": {0: "batch"}},
+        opset_version=opset,
+        dynamo=False,
+    )
+
+
+def _optimize(path: Path, num_heads: int, hidden_size: int) -> None:
+    from onnxruntime.transformers import optimizer
+
+    opt = optimizer.optimize_model(
+        str(path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=1, use_gpu=False
+    )
+    opt.save_model_to_file(str(path))
+
+
+def compact_fp16(src: Path, dst: Path, min_size: int = 1024) -> int:
+    """Store large fp32 initializers as fp16 + Cast; returns the number converted."""
+    onnx = require("onnx", "train", "ONNX weight compaction")
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    keep, casts, converted = [], [], 0
+    for init in graph.initializer:
+        if init.data_type == onnx.TensorProto.FLOAT and int(np.prod(init.dims)) >= min_size:
+            arr = numpy_helper.to_array(init).astype(np.float16)
+            half = numpy_helper.from_array(arr, name=init.name + "__fp16")
+            keep.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT,
+                                          name=init.name + "__upcast"))
+            converted += 1
+        else:
+            keep.append(init)
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(casts + nodes)
+    onnx.save(model, str(dst))
+    return converted
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+
+
+def export_onnx(
+    checkpoint: str | Path,
+    base: str | Path,
+    out_dir: str | Path,
+    *,
+    thresholds: list[float] | None = None,
+    max_length: int = 128,
+    storage: str = "fp16",
+    optimize: bool = True,
+    metrics: dict[str, Any] | None = None,
+    work_dir: str | Path | None = None,
+) -> Path:
+    """Write an affectkit ``transformer`` model directory from ``checkpoint`` (a ``best.pt``)."""
+    torch = require("torch", "train", "ONNX export")
+    from affectkit.train.multitask import build_model
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(work_dir) if work_dir else out
+    work.mkdir(parents=True, exist_ok=True)
+    model = build_model(base, attn_implementation="eager")  # eager attention traces to a fusable pattern
+    model.load_state_dict(torch.load(str(checkpoint), map_location="cpu", weights_only=True))
+    raw = work / "model.fp32.onnx"
+    _trace(model, raw)
+    cfg = model.encoder.config
+    if optimize:
+        _optimize(raw, cfg.num_attention_heads, cfg.hidden_size)
+    if storage == "fp16":
+        compact_fp16(raw, out / MODEL_FILE)
+    elif storage == "fp32":
+        shutil.copyfile(raw, out / MODEL_FILE)
+    elif storage == "int8":
+        quantize_int8(raw, out / MODEL_FILE)
+    else:
+        raise ValueError(f"The 'storage' parameter must be 'fp16', 'fp32' or 'int8'. Got {storage!r}.")
+    if work != out or storage != "fp32":
+        raw.unlink(missing_ok=True) if work == out else None
+    shutil.copyfile(Path(base) / "tokenizer.json", out / "tokenizer.json")
+    from affectkit import __version__
+    from affectkit.base import FORMAT_NAME, FORMAT_VERSION
+
+    config = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "analyzer": "transformer",
+        "affectkit_version": __version__,
+        "task": "sentiment",
+        "labels": list(SENTIMENT_LABELS),
+        "multi_label": False,
+        "params": {"head": "sentiment", "threshold": None, "batch_size": 16, "threads": None},
+        "heads": {
+            "sentiment": {"labels": list(SENTIMENT_LABELS), "multi_label": False, "output": "sentiment_logits"},
+            "emotion": {"labels": list(EMOTION_LABELS), "multi_label": True, "output": "emotion_logits",
+                        "thresholds": thresholds or [0.5] * len(EMOTION_LABELS)},
+        },
+        "max_length": max_length,
+        "storage": storage,
+        "base_model": str(getattr(cfg, "_name_or_path", "")),
+        "encoder": {"layers": cfg.num_hidden_layers, "hidden": cfg.hidden_size, "heads": cfg.num_attention_heads},
+        "metrics": metrics or {},
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return out
+
+
+def write_hf_models(checkpoint: str | Path, base: str | Path, out_dir: str | Path) -> dict[str, Path]:
+    """The same weights in Hugging Face form, for benchmarks: ``encoder/`` (a ``BertModel`` with its
+    tokenizer, for a ``transformers.pipeline("feature-extraction")``) and ``heads.npz`` (the two
+    linear heads, applied to the mean of the token vectors)."""
+    torch = require("torch", "train", "HF export")
+    transformers = require("transformers", "train", "HF export")
+    import numpy as np
+
+    from affectkit.train.multitask import build_model
+
+    model = build_model(base)
+    model.load_state_dict(torch.load(str(checkpoint), map_location="cpu", weights_only=True))
+    out = Path(out_dir)
+    model.encoder.save_pretrained(str(out / "encoder"))
+    tok = transformers.BertTokenizerFast(tokenizer_file=str(Path(base) / "tokenizer.json"))
+    tok.save_pretrained(str(out / "encoder"))
+    np.savez(
+        out / "heads.npz",
+        sentiment_W=model.sentiment.weight.detach().numpy(), sentiment_b=model.sentiment.bias.detach().numpy(),
+        emotion_W=model.emotion.weight.detach().numpy(), emotion_b=model.emotion.bias.detach().numpy(),
+    )
+    return {"encoder": out / "encoder", "heads": out / "heads.npz"}
