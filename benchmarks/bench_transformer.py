@@ -54,15 +54,12 @@ def main() -> None:
 
     import affectkit
     from affectkit.datasets import load_dataset
-    from affectkit.evaluation import score_multi, score_single
+    from affectkit.evaluation import indicator, score_multi, score_single
     from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
     sval = load_dataset("tweeteval-sentiment:val", args.data)
     edev = load_dataset("goemotions:dev", args.data)
-    Y = np.zeros((len(edev.texts), 28), dtype=np.int64)
-    for i, labs in enumerate(edev.y):
-        for lab in labs:
-            Y[i, EMOTION_LABELS.index(lab)] = 1
+    Y = indicator(edev.y, EMOTION_LABELS)
     texts = sval.texts
     rows = []
 

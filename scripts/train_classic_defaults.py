@@ -13,12 +13,9 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 from affectkit.analyzers.classic import ClassicAnalyzer
-from affectkit.analyzers.classic.model import best_f1_thresholds
 from affectkit.datasets import load_dataset
-from affectkit.evaluation import evaluate, score_multi
+from affectkit.evaluation import crossfit_scores, evaluate, indicator
 from affectkit.training import write_model_card
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "affectkit" / "models"
@@ -61,17 +58,7 @@ def train_emotion(root: Path) -> None:
     model = ClassicAnalyzer(**EMOTION_PARAMS).fit(train.texts, train.y)
     print(f"emotion: fitted on {len(train.texts)} comments in {time.time() - t0:.0f}s")
     # An honest estimate first: tune thresholds on one half of dev, score the other half (2-fold).
-    P = model.predict_proba(dev.texts)
-    Y = np.zeros_like(P, dtype=np.int64)
-    for i, labels in enumerate(dev.y):
-        for lab in labels:
-            Y[i, model.labels_.index(lab)] = 1
-    idx = np.random.RandomState(0).permutation(len(Y))
-    a, b = idx[: len(Y) // 2], idx[len(Y) // 2 :]
-    cross = np.zeros_like(Y)
-    cross[b] = P[b] >= best_f1_thresholds(P[a], Y[a])
-    cross[a] = P[a] >= best_f1_thresholds(P[b], Y[b])
-    crossfit, _ = score_multi(Y, cross)
+    crossfit = crossfit_scores(model.predict_proba(dev.texts), indicator(dev.y, model.labels_))
     model.tune_thresholds(dev.texts, dev.y)
     report = evaluate([model], dev.texts, dev.y, data_name="goemotions:dev")
     metrics = report.results[0].metrics

@@ -151,48 +151,57 @@ class Analyzer:
     def _results(self, batch: TextBatch, threshold: object) -> list[Result]:
         proba, segments = self._predict_detailed(batch)
         labels = tuple(self.labels_)
-        thr = self._thresholds(threshold) if self.tags.multi_label else None
-        out = []
-        for i, row in enumerate(proba):
-            scores = {label: float(p) for label, p in zip(labels, row, strict=True)}
-            if self.tags.multi_label:
-                chosen = tuple(label for label, p, t in zip(labels, row, thr, strict=True) if p >= t)
-                top = max(chosen, key=scores.__getitem__) if chosen else labels[int(row.argmax())]
+        tags = self.tags
+        thr = self._thresholds(threshold) if tags.multi_label else None
+        chosen_all = []
+        for row in proba:
+            if tags.multi_label:
+                chosen_all.append(tuple(label for label, p, t in zip(labels, row, thr, strict=True) if p >= t))
             else:
-                top = labels[int(row.argmax())]
-                chosen = (top,)
+                chosen_all.append((labels[int(row.argmax())],))
+        levels = self._levels(proba, labels, tags.task, chosen_all)
+        out = []
+        for i, (row, chosen) in enumerate(zip(proba, chosen_all, strict=True)):
+            scores = {label: float(p) for label, p in zip(labels, row, strict=True)}
+            top = max(chosen, key=scores.__getitem__) if chosen else labels[int(row.argmax())]
             out.append(
                 Result(
                     text=batch.texts[i],
-                    task=self.tags.task,
+                    task=tags.task,
                     label=top,
                     labels=chosen,
                     scores=scores,
-                    multi_label=self.tags.multi_label,
+                    multi_label=tags.multi_label,
                     empty=batch.missing[i] or not batch.texts[i].strip(),
-                    levels=self._levels(row[None, :], chosen),
+                    levels=levels[i],
                     warnings=batch.notes[i],
                     segments=segments[i],
                 )
             )
         return out
 
-    def _levels(self, proba_row: np.ndarray, chosen: tuple[str, ...]) -> dict[str, Level]:
+    @staticmethod
+    def _levels(
+        proba: np.ndarray, labels: tuple[str, ...], task: str, chosen: list[tuple[str, ...]]
+    ) -> list[dict[str, Level]]:
         """Coarser levels of the hierarchy; emotion analyzers with GoEmotions labels get Ekman and polarity."""
         from affectkit.labels import EMOTION_LABELS
 
-        if self.tags.task != "emotion" or set(self.labels_) != set(EMOTION_LABELS):
-            return {}
+        if task != "emotion" or set(labels) != set(EMOTION_LABELS):
+            return [{} for _ in chosen]
         from affectkit.emotion.taxonomy import coarsen, coarsen_proba
 
-        levels = {}
-        for level in ("ekman", "polarity"):
-            scores, names = coarsen_proba(proba_row, self.labels_, level)
-            levels[level] = Level(
-                labels=coarsen(chosen, level),
-                scores={n: float(s) for n, s in zip(names, scores[0], strict=True)},
-            )
-        return levels
+        coarse = {level: coarsen_proba(proba, labels, level) for level in ("ekman", "polarity")}
+        return [
+            {
+                level: Level(
+                    labels=coarsen(picked, level),
+                    scores={n: float(v) for n, v in zip(names, scores[i], strict=True)},
+                )
+                for level, (scores, names) in coarse.items()
+            }
+            for i, picked in enumerate(chosen)
+        ]
 
     # -- persistence -----------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:

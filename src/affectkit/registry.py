@@ -111,7 +111,6 @@ _ANALYZER_CLASSES: dict[str, str] = {
 
 def load_dir(path: str | Path) -> Any:
     """Load an analyzer saved with ``save(path)``."""
-    import importlib
 
     from affectkit.base import read_config
     from affectkit.exceptions import ModelFormatError
@@ -124,9 +123,15 @@ def load_dir(path: str | Path) -> Any:
         raise ModelFormatError(
             f"{path}/config.json names analyzer {kind!r}; this affectkit knows {sorted(_ANALYZER_CLASSES)}."
         )
-    module, _, cls_name = target.partition(":")
-    cls = getattr(importlib.import_module(module), cls_name)
-    return cls._from_dir(path, config)
+    return _class(target)._from_dir(path, config)
+
+
+def _class(target: str) -> Any:
+    """The class named by ``"module:Class"``, imported now."""
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def shipped_model_path(dirname: str) -> Path:
@@ -136,100 +141,50 @@ def shipped_model_path(dirname: str) -> Path:
 
 
 def _shipped(dirname: str) -> Callable[..., Any]:
+    """Factory of a model saved in the package's models/ directory."""
+
     def factory(**kwargs: Any) -> Any:
-        model = load_dir(shipped_model_path(dirname))
-        return model.set_params(**kwargs) if kwargs else model
+        return load_dir(shipped_model_path(dirname)).set_params(**kwargs)
 
     return factory
 
 
-def _vader(**kwargs: Any) -> Any:
-    from affectkit.analyzers.lexicon import VaderAnalyzer
+def _new(target: str, **fixed: Any) -> Callable[..., Any]:
+    """Factory of ``module:Class(**fixed)``, imported on first use; keyword arguments become parameters."""
 
-    return VaderAnalyzer().set_params(**kwargs)._validated() if kwargs else VaderAnalyzer()
-
-
-registry = Registry()
-registry.register(
-    ModelSpec(
-        name="sentiment-lexicon-v1",
-        task="sentiment",
-        generation="lexicon",
-        description="VADER lexicon and rules (vaderSentiment), compound mapped to 3 probabilities",
-        factory=_vader,
-        aliases=("lexicon", "vader"),
-    )
-)
-registry.register(
-    ModelSpec(
-        name="sentiment-classic-v1",
-        task="sentiment",
-        generation="classic",
-        description="TF-IDF word+char n-grams + hand features, logistic regression; SemEval-2017 train",
-        factory=_shipped("sentiment-classic-v1"),
-        aliases=("classic", "sentiment-classic"),
-    )
-)
-registry.register(
-    ModelSpec(
-        name="emotion-classic-v1",
-        task="emotion",
-        generation="classic",
-        description="TF-IDF + one-vs-rest logistic regression, 28 GoEmotions labels, dev-tuned thresholds",
-        factory=_shipped("emotion-classic-v1"),
-        aliases=("emotion-classic",),
-    )
-)
-def _nrc(**kwargs: Any) -> Any:
-    from affectkit.analyzers.nrc import NRCEmotionAnalyzer
-
-    return NRCEmotionAnalyzer().set_params(**kwargs)
-
-
-registry.register(
-    ModelSpec(
-        name="emotion-lexicon-nrc-v1",
-        task="emotion",
-        generation="lexicon",
-        description="opt-in: NRC EmoLex word counts, Plutchik's 8 emotions (research/non-commercial terms; "
-        "needs affectkit[nrc] and accept_terms=True)",
-        factory=_nrc,
-        aliases=("emotion-lexicon-nrc", "nrc"),
-    )
-)
-
-
-def _transformer(head: str) -> Callable[..., Any]:
     def factory(**kwargs: Any) -> Any:
-        from affectkit.analyzers.transformer import TransformerAnalyzer
-
-        model = TransformerAnalyzer(path=str(shipped_model_path(TRANSFORMER_DIR)), head=head)
-        return model.set_params(**kwargs) if kwargs else model
+        return _class(target)(**fixed).set_params(**kwargs)
 
     return factory
 
 
 TRANSFORMER_DIR = "affect-transformer-v1"
-registry.register(
-    ModelSpec(
-        name="sentiment-transformer-v1",
-        task="sentiment",
-        generation="transformer",
-        description="all-MiniLM-L6-v2 fine-tuned on SemEval-2017 + GoEmotions (one encoder, two heads), ONNX",
-        factory=_transformer("sentiment"),
-        aliases=("transformer", "sentiment-transformer"),
-    )
-)
-registry.register(
-    ModelSpec(
-        name="emotion-transformer-v1",
-        task="emotion",
-        generation="transformer",
-        description="the emotion head of affect-transformer-v1: 28 GoEmotions labels, dev-tuned thresholds, ONNX",
-        factory=_transformer("emotion"),
-        aliases=("emotion-transformer",),
-    )
-)
+_TRANSFORMER = _ANALYZER_CLASSES["transformer"]
+_TRANSFORMER_PATH = str(shipped_model_path(TRANSFORMER_DIR))
+
+registry = Registry()
+for _spec in (
+    ModelSpec("sentiment-lexicon-v1", "sentiment", "lexicon",
+              "VADER lexicon and rules (vaderSentiment), compound mapped to 3 probabilities",
+              _new(_ANALYZER_CLASSES["lexicon"]), ("lexicon", "vader")),
+    ModelSpec("sentiment-classic-v1", "sentiment", "classic",
+              "TF-IDF word+char n-grams + hand features, logistic regression; SemEval-2017 train",
+              _shipped("sentiment-classic-v1"), ("classic", "sentiment-classic")),
+    ModelSpec("emotion-classic-v1", "emotion", "classic",
+              "TF-IDF + one-vs-rest logistic regression, 28 GoEmotions labels, dev-tuned thresholds",
+              _shipped("emotion-classic-v1"), ("emotion-classic",)),
+    ModelSpec("emotion-lexicon-nrc-v1", "emotion", "lexicon",
+              "opt-in: NRC EmoLex word counts, Plutchik's 8 emotions (research/non-commercial terms; "
+              "needs affectkit[nrc] and accept_terms=True)",
+              _new(_ANALYZER_CLASSES["lexicon-nrc"]), ("emotion-lexicon-nrc", "nrc")),
+    ModelSpec("sentiment-transformer-v1", "sentiment", "transformer",
+              "all-MiniLM-L6-v2 fine-tuned on SemEval-2017 + GoEmotions (one encoder, two heads), ONNX",
+              _new(_TRANSFORMER, path=_TRANSFORMER_PATH, head="sentiment"), ("transformer", "sentiment-transformer")),
+    ModelSpec("emotion-transformer-v1", "emotion", "transformer",
+              "the emotion head of affect-transformer-v1: 28 GoEmotions labels, dev-tuned thresholds, ONNX",
+              _new(_TRANSFORMER, path=_TRANSFORMER_PATH, head="emotion"), ("emotion-transformer",)),
+):
+    registry.register(_spec)
 # Task defaults: the best shipped generation for each task.
 registry.alias("sentiment", "sentiment-transformer-v1")
 registry.alias("emotion", "emotion-transformer-v1")

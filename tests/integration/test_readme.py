@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from affectkit.cli.main import app
-from conftest import EMOTION_TEXTS, EMOTION_Y, SENTIMENT_TEXTS, SENTIMENT_Y, shared_data_dir
+from conftest import EMOTION_Y, SENTIMENT_TEXTS, SENTIMENT_Y, shared_data_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -34,7 +34,6 @@ def workdir(tmp_path, monkeypatch):
             w = csv.writer(fh)
             w.writerow(["text", "label", "labels"])
             w.writerows(rows)
-    assert EMOTION_TEXTS  # the emotion labels above come from the shared fixtures
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

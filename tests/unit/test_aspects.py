@@ -77,3 +77,18 @@ def test_cli_aspects_given_and_table():
     result = CliRunner().invoke(app, ["aspects", SEED, "--aspects", "delivery,price", "-m", "classic"])
     assert result.exit_code == 0, result.output
     assert "delivery" in result.stdout and "not mentioned" in result.stdout
+
+
+def test_model_is_loaded_once_per_analyzer(monkeypatch):
+    import affectkit.registry
+
+    calls = []
+    real = affectkit.registry.load
+    monkeypatch.setattr(affectkit.registry, "load", lambda name, **kw: calls.append(name) or real(name, **kw))
+    a = AspectAnalyzer("classic")
+    a.analyze("the food was good")
+    a.analyze("the service was slow")
+    assert calls == ["classic"]
+    a.analyzer = "lexicon"  # a new parameter value is honoured
+    assert a.analyze(SEED).aspects[0].polarity == "positive"
+    assert calls == ["classic", "lexicon"]

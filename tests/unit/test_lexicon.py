@@ -44,9 +44,14 @@ def test_probabilities_monotone_in_compound():
     assert (np.diff(p[:, 2]) >= 0).all() and (np.diff(p[:, 0]) <= 0).all()
 
 
-def test_sharpness_validation():
-    with pytest.raises(ValueError, match="'sharpness'"):
-        affectkit.VaderAnalyzer(sharpness=0)
+@pytest.mark.parametrize("params,match", [({"sharpness": 0}, "'sharpness'"), ({"max_chars": 10}, "'max_chars'")])
+def test_parameter_validation(params, match):
+    analyzer = affectkit.VaderAnalyzer(**params)  # __init__ only stores, as in scikit-learn
+    assert analyzer.get_params()[next(iter(params))] == next(iter(params.values()))
+    with pytest.raises(ValueError, match=match):
+        analyzer.predict_proba(["fine"])
+    with pytest.raises(ValueError, match=match):
+        affectkit.load("lexicon", **params).predict_proba(["fine"])
 
 
 def test_word_scores():

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 import affectkit
@@ -49,8 +50,11 @@ def test_aliases_resolve():
 
 
 def test_params_at_load():
+    texts = ["thank you so much", "I am furious", "what a surprise"]
     e = affectkit.load("emotion", threshold=0.9)
-    assert e.predict(["thank you"]).sum() <= e.predict(["thank you"], threshold=0.01).sum()
+    assert e.threshold == 0.9
+    np.testing.assert_array_equal(e.predict(texts), affectkit.load("emotion").predict(texts, threshold=0.9))
+    assert affectkit.load("emotion", threshold=0.0).predict(texts).all()
 
 
 def test_bad_param_at_load():

@@ -54,13 +54,14 @@ class VaderAnalyzer(Analyzer):
     """
 
     kind = "lexicon"
+    #: Not trainable: the lexicon is the model, so the labels are known from the start.
+    labels_ = SENTIMENT_LABELS
 
     def __init__(self, sharpness: float = 4.0, max_chars: int = 2000):
         self.sharpness = sharpness
         self.max_chars = max_chars
-        self._fit_state()
 
-    def _fit_state(self) -> None:
+    def _check_params(self) -> None:
         if not isinstance(self.sharpness, int | float) or isinstance(self.sharpness, bool) or self.sharpness <= 0:
             raise InvalidInputError(
                 f"The 'sharpness' parameter of VaderAnalyzer must be a number > 0. Got {self.sharpness!r}."
@@ -69,12 +70,6 @@ class VaderAnalyzer(Analyzer):
             raise InvalidInputError(
                 f"The 'max_chars' parameter of VaderAnalyzer must be an integer >= 100. Got {self.max_chars!r}."
             )
-        # Not trainable: the learned state is the lexicon itself, ready at construction.
-        self.labels_ = SENTIMENT_LABELS
-
-    def _validated(self) -> VaderAnalyzer:
-        self._fit_state()
-        return self
 
     @property
     def tags(self) -> Tags:
@@ -111,6 +106,7 @@ class VaderAnalyzer(Analyzer):
         return float(scores @ weights / weights.sum())
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        self._check_params()
         return compound_to_proba(self.compound(texts), self.sharpness)
 
     def word_scores(self, text: str) -> list[tuple[str, float]]:

@@ -225,51 +225,39 @@ class TransformerAnalyzer(Analyzer):
         bb = self._bb()
         heads = bb.config["heads"]
         seqs = bb.encode(texts) if texts else []
-        units: list[list[int]] = []
-        owner: list[int] = []
+        units: list[list[int]] = []  # the units of each text are contiguous, in text order
+        counts = np.ones(len(texts), dtype=np.int64)
         spans_of: dict[int, list[tuple[int, int]]] = {}
         for i, ids in enumerate(seqs):
             if len(ids) <= bb.max_length:
                 units.append(ids)
-                owner.append(i)
                 continue
-            spans = self._segments(bb, texts[i])
-            spans_of[i] = spans
-            for ids_ in bb.encode([texts[i][s:e] for s, e in spans]):
-                units.append(ids_[: bb.max_length - 1] + ids_[-1:] if len(ids_) > bb.max_length else ids_)
-                owner.append(i)
+            spans_of[i] = self._segments(bb, texts[i])
+            counts[i] = len(spans_of[i])
+            for piece in bb.encode([texts[i][s:e] for s, e in spans_of[i]]):
+                units.append(piece[: bb.max_length - 1] + piece[-1:] if len(piece) > bb.max_length else piece)
         logits = bb.run(units, self.batch_size) if units else {}
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        lengths = np.asarray([len(u) for u in units], dtype=np.float64)[:, None]
         out: dict[str, np.ndarray] = {}
         per_unit: dict[str, np.ndarray] = {}
-        owner_arr = np.asarray(owner, dtype=np.int64)
-        lengths = np.asarray([len(u) for u in units], dtype=np.float64)
         for name, head in heads.items():
             z = logits.get(head["output"], np.zeros((0, len(head["labels"]))))
-            p = _sigmoid(z) if head["multi_label"] else _softmax(z)
-            per_unit[name] = p.astype(np.float64)
-            res = np.zeros((len(texts), len(head["labels"])), dtype=np.float64)
-            for i in range(len(texts)):
-                rows = np.flatnonzero(owner_arr == i) if i in spans_of else None
-                if rows is None:
-                    continue
-                if head["multi_label"]:
-                    res[i] = per_unit[name][rows].max(axis=0)
-                else:
-                    w = lengths[rows] / lengths[rows].sum()
-                    res[i] = w @ per_unit[name][rows]
-            single = np.asarray([i not in spans_of for i in range(len(texts))])
-            if single.any():
-                unit_index = {i: u for u, i in enumerate(owner) if i not in spans_of}
-                idx = [unit_index[i] for i in range(len(texts)) if single[i]]
-                res[single] = per_unit[name][idx]
-            out[name] = res
+            p = per_unit[name] = (_sigmoid(z) if head["multi_label"] else _softmax(z)).astype(np.float64)
+            if not texts:
+                out[name] = np.zeros((0, len(head["labels"])))
+            elif head["multi_label"]:  # a document shows an emotion if one of its segments does
+                out[name] = np.maximum.reduceat(p, starts, axis=0)
+            else:  # token-weighted mean of the segments (a text scored whole keeps its own scores)
+                mean = np.add.reduceat(p * lengths, starts, axis=0) / np.add.reduceat(lengths, starts, axis=0)
+                out[name] = np.where(counts[:, None] == 1, p[starts], mean)
+        labels = heads[self.head]["labels"]
         segments: list[tuple[Segment, ...]] = [() for _ in texts]
         for i, spans in spans_of.items():
-            rows = np.flatnonzero(owner_arr == i)
-            labels = heads[self.head]["labels"]
+            rows = per_unit[self.head][starts[i] : starts[i] + counts[i]]
             segments[i] = tuple(
-                Segment(start=s, end=e, scores={lab: float(v) for lab, v in zip(labels, per_unit[self.head][r], strict=True)})
-                for (s, e), r in zip(spans, rows, strict=True)
+                Segment(start=s, end=e, scores={lab: float(v) for lab, v in zip(labels, row, strict=True)})
+                for (s, e), row in zip(spans, rows, strict=True)
             )
         return out, segments
 

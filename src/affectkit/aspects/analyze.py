@@ -117,6 +117,15 @@ class AspectAnalyzer:
         self.extractor = extractor
 
     def _parts(self):
+        """The loaded analyzer and extractor, resolved once and reused while the parameters stay the same."""
+        cached = self.__dict__.get("_resolved")
+        if cached is not None and cached[0] is self.analyzer and cached[1] is self.extractor:
+            return cached[2], cached[3]
+        model, ext = self._resolve()
+        self._resolved = (self.analyzer, self.extractor, model, ext)
+        return model, ext
+
+    def _resolve(self):
         from affectkit.aspects.extract import EXTRACTORS
         from affectkit.registry import load
 

@@ -99,13 +99,18 @@ def analyze(
     except (AffectkitError, OSError, ValueError, KeyError) as exc:
         raise _fail(exc) from None
     if as_json:
-        if single:
-            out.print_json(json.dumps(results[0].to_dict(), ensure_ascii=False))
-        else:
-            for r in results:
-                sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+        _emit_json(results, single)
         return
     _print_results(results, multi=analyzer.tags.multi_label)
+
+
+def _emit_json(results: list[Any], single: bool) -> None:
+    """One pretty JSON object for a single text; JSON lines for several."""
+    if single:
+        out.print_json(json.dumps(results[0].to_dict(), ensure_ascii=False))
+        return
+    for r in results:
+        sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
 
 
 def _print_results(results: list[Any], multi: bool) -> None:
@@ -145,11 +150,7 @@ def aspects(
     except (AffectkitError, OSError, ValueError, KeyError) as exc:
         raise _fail(exc) from None
     if as_json:
-        if single:
-            out.print_json(json.dumps(results[0].to_dict(), ensure_ascii=False))
-        else:
-            for r in results:
-                sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+        _emit_json(results, single)
         return
     for r in results:
         table = Table(title=(r.text if len(r.text) <= 100 else r.text[:97] + "...").replace("[", r"\["),

@@ -148,8 +148,8 @@ def export_onnx(
         quantize_int8(raw, out / MODEL_FILE)
     else:
         raise ValueError(f"The 'storage' parameter must be 'fp16', 'fp32' or 'int8'. Got {storage!r}.")
-    if work != out or storage != "fp32":
-        raw.unlink(missing_ok=True) if work == out else None
+    if work == out:  # the intermediate fp32 graph is kept only in a separate work_dir
+        raw.unlink()
     shutil.copyfile(Path(base) / "tokenizer.json", out / "tokenizer.json")
     from affectkit import __version__
     from affectkit.base import FORMAT_NAME, FORMAT_VERSION

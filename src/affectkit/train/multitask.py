@@ -165,7 +165,7 @@ def predict_logits(model, seqs: list[list[int]], batch_size: int = 128) -> tuple
 def evaluate_model(model, tok, data: dict[str, Any], max_length: int) -> dict[str, Any]:
     """TweetEval-val sentiment metrics and GoEmotions-dev emotion metrics (dev-tuned thresholds)."""
     from affectkit.analyzers.classic.model import best_f1_thresholds
-    from affectkit.evaluation import score_multi, score_single
+    from affectkit.evaluation import crossfit_scores, score_multi, score_single
 
     sent_logits, _ = predict_logits(model, _encode(tok, data["sent_val_texts"], max_length))
     pred = [SENTIMENT_LABELS[i] for i in sent_logits.argmax(1)]
@@ -175,12 +175,7 @@ def evaluate_model(model, tok, data: dict[str, Any], max_length: int) -> dict[st
     Y = data["emo_dev_Y"]
     thresholds = best_f1_thresholds(P, Y)
     emotion, _ = score_multi(Y, (P >= thresholds).astype(np.int64))
-    idx = np.random.RandomState(0).permutation(len(Y))
-    a, b = idx[: len(Y) // 2], idx[len(Y) // 2 :]
-    cross = np.zeros_like(Y)
-    cross[b] = P[b] >= best_f1_thresholds(P[a], Y[a])
-    cross[a] = P[a] >= best_f1_thresholds(P[b], Y[b])
-    crossfit, _ = score_multi(Y, cross)
+    crossfit = crossfit_scores(P, Y)
     return {
         "sentiment": sentiment,
         "emotion": emotion,
@@ -192,6 +187,7 @@ def evaluate_model(model, tok, data: dict[str, Any], max_length: int) -> dict[st
 
 def load_data(cfg: TrainConfig) -> dict[str, Any]:
     from affectkit.datasets import load_dataset
+    from affectkit.evaluation import indicator
 
     sent = load_dataset("semeval2017-sentiment:train", cfg.data)
     sval = load_dataset("tweeteval-sentiment:val", cfg.data)
@@ -201,13 +197,6 @@ def load_data(cfg: TrainConfig) -> dict[str, Any]:
     def cut(xs, n):
         return xs if n is None else xs[:n]
 
-    def indicator(ys):
-        Y = np.zeros((len(ys), len(EMOTION_LABELS)), dtype=np.int64)
-        for i, labels in enumerate(ys):
-            for lab in labels:
-                Y[i, EMOTION_LABELS.index(lab)] = 1
-        return Y
-
     rng = np.random.default_rng(cfg.seed)
     s_idx = rng.permutation(len(sent.texts))[: cfg.limit] if cfg.limit else np.arange(len(sent.texts))
     e_idx = rng.permutation(len(emo.texts))[: cfg.limit] if cfg.limit else np.arange(len(emo.texts))
@@ -215,11 +204,11 @@ def load_data(cfg: TrainConfig) -> dict[str, Any]:
         "sent_texts": [sent.texts[i] for i in s_idx],
         "sent_y": np.array([SENTIMENT_LABELS.index(sent.y[i]) for i in s_idx]),
         "emo_texts": [emo.texts[i] for i in e_idx],
-        "emo_Y": indicator([emo.y[i] for i in e_idx]),
+        "emo_Y": indicator([emo.y[i] for i in e_idx], EMOTION_LABELS),
         "sent_val_texts": cut(sval.texts, cfg.eval_limit),
         "sent_val_y": cut(sval.y, cfg.eval_limit),
         "emo_dev_texts": cut(edev.texts, cfg.eval_limit),
-        "emo_dev_Y": indicator(cut(edev.y, cfg.eval_limit)),
+        "emo_dev_Y": indicator(cut(edev.y, cfg.eval_limit), EMOTION_LABELS),
     }
 
 

@@ -241,8 +241,8 @@ class ClassicAnalyzer(Analyzer):
             clf.fit(X, y)
             flp, prior = clf.feature_log_prob_, clf.class_log_prior_
             return flp[1] - flp[0], float(prior[1] - prior[0])
-        w, c = self._svm_decision(X, y, binary=True)
-        a, d = _platt(self._svm_oof(X, y, binary=True), y)
+        w, c = self._svm_decision(X, y)
+        a, d = _platt(self._svm_oof(X, y), y)
         return a * w[0], float(a * c[0] + d)
 
     def _multiclass_linear(self, X: sp.csr_matrix, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -262,10 +262,9 @@ class ClassicAnalyzer(Analyzer):
             b[clf.classes_] = clf.class_log_prior_
             return W, b, "softmax"
         # svm: one-vs-rest LinearSVC, per-class Platt scaling on out-of-fold decisions.
-        binary = k == 2
-        w, c = self._svm_decision(X, y, binary=binary)
-        oof = self._svm_oof(X, y, binary=binary)
-        if binary:
+        w, c = self._svm_decision(X, y)
+        oof = self._svm_oof(X, y)
+        if k == 2:
             a, d = _platt(oof, y)
             W = np.zeros((X.shape[1], 2))
             W[:, 1] = a * w[0]
@@ -283,11 +282,11 @@ class ClassicAnalyzer(Analyzer):
 
         return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state, max_iter=5000)
 
-    def _svm_decision(self, X, y, binary: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _svm_decision(self, X, y) -> tuple[np.ndarray, np.ndarray]:
         clf = self._svm().fit(X, y)
         return clf.coef_, clf.intercept_
 
-    def _svm_oof(self, X, y, binary: bool) -> np.ndarray:
+    def _svm_oof(self, X, y) -> np.ndarray:
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
         n_splits = max(2, min(3, int(np.bincount(y).min()) if y.ndim == 1 else 3))
