@@ -56,7 +56,7 @@ def test_analyze_example_file_with_defaults():
     r = run("analyze", "--input", EXAMPLE, "--json")
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(rows) == 12 and rows[10]["empty"]
+    assert len(rows) == 123 and rows[10]["empty"]
 
 
 def test_emotion_levels_in_output():

@@ -12,6 +12,17 @@ def test_import_is_light():
     assert out.stdout.strip() == ""
 
 
+def test_importing_the_review_modules_is_light():
+    code = (
+        "import sys, affectkit.reviews, affectkit.reviews.pipeline, affectkit.reviews.topics, "
+        "affectkit.reviews.report, affectkit.cli.main; "
+        "heavy = ('torch', 'pandas', 'pyarrow', 'bertopic', 'umap', 'hdbscan', 'ray', 'matplotlib', 'onnxruntime'); "
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
 def test_loading_and_predicting_needs_no_torch():
     code = (
         "import sys, affectkit; m = affectkit.load('sentiment'); e = affectkit.load('emotion'); "

@@ -168,6 +168,70 @@ def aspects(
 
 
 @app.command()
+def reviews(
+    input_file: Annotated[Path, typer.Argument(help="Reviews: .csv, .tsv, .jsonl or .parquet, optionally inside .gz or .zip.")],
+    text_col: Annotated[str, typer.Option("--text-col", help="Column holding the review text.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; a run killed midway resumes here).")],
+    id_col: Annotated[str | None, typer.Option("--id-col", help="Id column, kept under its own name.")] = None,
+    time_col: Annotated[str | None, typer.Option("--time-col", help="Date/time column: enables the trend plot.")] = None,
+    rating_col: Annotated[str | None, typer.Option("--rating-col", help="1-5 star column: enables rating agreement.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, tsv, jsonl or parquet (default: from the name).")] = None,
+    sentiment: Annotated[str, typer.Option("--sentiment", help="Sentiment model name or directory ('none' to skip).")] = "sentiment",
+    emotion: Annotated[str, typer.Option("--emotion", help="Emotion model name or directory ('none' to skip).")] = "emotion",
+    with_aspects: Annotated[bool, typer.Option("--aspects/--no-aspects", help="Sentiment per aspect.")] = True,
+    topics: Annotated[bool | None, typer.Option("--topics/--no-topics", help="Find topics (default: when [topics] is installed).")] = None,
+    topic_sample: Annotated[int, typer.Option(help="Fit topics on at most this many reviews; assign the rest.")] = 10_000,
+    topic_assign: Annotated[str, typer.Option(help="Place reviews outside the topic sample by 'embeddings' (all embedded) or 'tfidf' (faster).")] = "embeddings",
+    fast: Annotated[bool, typer.Option("--fast", help="Big files on few cores: classic sentiment and emotion models, --topic-assign tfidf.")] = False,
+    engine: Annotated[str, typer.Option(help="local (processes) or ray (Ray Data actors).")] = "local",
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes (local) or actors (ray).")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Reviews per scored (and checkpointed) batch.")] = 256,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a local Ray instance).")] = None,
+    csv: Annotated[bool, typer.Option("--csv", help="Also write reviews.csv.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard an unfinished run in --out and start again.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+) -> None:
+    """The review job: clean, score sentiment, emotions and aspects, find topics, write Parquet, SQLite and a report."""
+    from affectkit.reviews import run_reviews
+
+    if fast:
+        sentiment = "sentiment-classic-v1" if sentiment == "sentiment" else sentiment
+        emotion = "emotion-classic-v1" if emotion == "emotion" else emotion
+        topic_assign = "tfidf"
+    try:
+        with _progress(enabled=not as_json) as progress:
+            task = progress.add_task("reviews", total=None)
+
+            def tick(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            job = run_reviews(
+                input_file, text_col, out_dir, id_col=id_col, time_col=time_col, rating_col=rating_col, format=fmt,
+                sentiment=None if sentiment == "none" else sentiment, emotion=None if emotion == "none" else emotion,
+                aspects=with_aspects, topics=topics, topic_sample=topic_sample, topic_assign=topic_assign, engine=engine, workers=workers,
+                batch_size=batch_size, ray_address=ray_address, csv=csv, overwrite=overwrite, progress=tick,
+            )
+    except (AffectkitError, OSError, ValueError, KeyError) as exc:
+        raise _fail(exc) from None
+    s = job.summary
+    if as_json:
+        out.print_json(json.dumps(s, default=str))
+        return
+    out.print(f"{s['rows']} rows ({s['scored']} scored, {s['flagged']} flagged: {s['flags']}) in {s['seconds']['total']} s")
+    if s["sentiment_counts"]:
+        out.print(f"sentiment: {s['sentiment_counts']}")
+    if s["rating_agreement"] and s["rating_agreement"].get("agreement") is not None:
+        a = s["rating_agreement"]
+        out.print(f"rating agreement (1-2 stars negative, 4-5 positive): {a['agreement']:.3f} on {a['n']} rows")
+    if s["top_topics"]:
+        out.print(f"{s['topics']} topics; largest: " + " | ".join(s["top_topics"][:10]))
+    for note in s["notes"]:
+        out.print(f"note: {note}")
+    for name, path in job.files.items():
+        out.print(f"{name}: {path}")
+
+
+@app.command()
 def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
 ) -> None:

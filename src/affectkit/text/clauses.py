@@ -15,6 +15,8 @@ separators themselves.
 
 from __future__ import annotations
 
+import bisect
+
 import re
 from dataclasses import dataclass
 
@@ -136,8 +138,16 @@ def governing_regions(clauses: list[Span], aspect_spans: list[tuple[int, int]]) 
     """
     if not clauses:
         return [(s, e) for s, e in aspect_spans]
+    starts = [c.start for c in clauses]
+    ordered = all(a.end <= b.start for a, b in zip(clauses, clauses[1:]))  # split_clauses gives this
 
     def clause_index(start: int, end: int) -> int:
+        if ordered:  # O(log n): only the last clause starting at or before `start` can hold it
+            k = bisect.bisect_right(starts, start) - 1
+            if k >= 0 and start < clauses[k].end:
+                return k
+            near = [j for j in (k, k + 1) if 0 <= j < len(clauses)]
+            return min(near, key=lambda j: (abs(clauses[j].start - start), j))
         for k, c in enumerate(clauses):
             if c.start <= start and end <= c.end:
                 return k
@@ -150,13 +160,15 @@ def governing_regions(clauses: list[Span], aspect_spans: list[tuple[int, int]]) 
     anchors = sorted(set(owners))
     if not anchors:
         return []
-    group = {}
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    pointer = -1
     for k in range(len(clauses)):
-        before = [a for a in anchors if a <= k]
-        group[k] = before[-1] if before else anchors[0]
-    regions = {}
-    for anchor in anchors:
-        members = [k for k in range(len(clauses)) if group[k] == anchor]
-        # a region never spans two sentences' worth of other anchors: members are contiguous by construction
-        regions[anchor] = (clauses[min(members)].start, clauses[max(members)].end)
+        while pointer + 1 < len(anchors) and anchors[pointer + 1] <= k:
+            pointer += 1
+        anchor = anchors[pointer] if pointer >= 0 else anchors[0]
+        first.setdefault(anchor, k)
+        last[anchor] = k
+    # a region never spans two sentences' worth of other anchors: members are contiguous by construction
+    regions = {a: (clauses[first[a]].start, clauses[last[a]].end) for a in anchors}
     return [regions[k] for k in owners]

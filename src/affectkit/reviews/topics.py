@@ -1,0 +1,187 @@
+"""Topics, BERTopic-style, with the BERTopic library: embeddings -> UMAP -> HDBSCAN -> c-TF-IDF.
+
+* Embeddings come from a general encoder (:mod:`affectkit.reviews.embed`), never the
+  sentiment-tuned one, so topics follow what reviews are about rather than how they feel.
+* On a large corpus the model is fitted on a seeded sample of reviews and the others are
+  placed afterwards, in one of two ways (``assign``):
+
+  - ``"embeddings"`` (default): every review is embedded and goes to the topic whose
+    embedding is nearest (BERTopic's ``reduce_outliers(strategy="embeddings")``), when the
+    cosine similarity reaches ``outlier_threshold``;
+  - ``"tfidf"``: only the sample is embedded; a TF-IDF + logistic-regression classifier
+    trained on the sample's topics places the others. Much faster on big files; on 1,500
+    clothing reviews it agreed with the embedding placement on 72% of reviews (BERTopic's
+    c-TF-IDF similarity, tried first, agreed on 55%).
+
+  HDBSCAN's outliers in the sample are placed by embedding similarity the same way; what
+  stays below the threshold is topic -1.
+* Fixed ``seed``: the same input gives the same topics.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from affectkit.exceptions import require
+
+__all__ = ["TopicResult", "fit_topics", "MIN_DOCS", "choose_sample"]
+
+#: Fewer texts than this give no topics (a note says so).
+MIN_DOCS = 30
+
+
+@dataclass
+class TopicResult:
+    """Per-document topic ids (-1: none) and, per topic, its words and representative texts."""
+
+    assignments: np.ndarray
+    words: dict[int, list[str]] = field(default_factory=dict)
+    representative: dict[int, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def label(self, topic: int) -> str:
+        if topic < 0 or topic not in self.words:
+            return ""
+        return ", ".join(self.words[topic][:4])
+
+
+def choose_sample(eligible: np.ndarray, sample_size: int, seed: int = 0) -> np.ndarray:
+    """The rows whose embeddings fit the topic model: all of them, or a seeded sample."""
+    eligible = np.asarray(eligible, dtype=np.int64)
+    if len(eligible) <= sample_size:
+        return eligible
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(eligible, size=sample_size, replace=False))
+
+
+def min_topic_size(n: int) -> int:
+    """HDBSCAN's min_cluster_size for n texts: about sqrt(n)/2, at least 5 (120 -> 5, 10,000 -> 50).
+
+    With ``min_samples=5`` this gave 22 topics and 24% outliers on 5,000 clothing reviews, where
+    BERTopic's defaults gave a few giant topics ("dress", "pants").
+    """
+    return max(5, round(n**0.5 / 2))
+
+
+def fit_topics(docs: list[str], embeddings: np.ndarray, others: list[str] | None = None,
+               others_embeddings: np.ndarray | None = None, seed: int = 0,
+               outlier_threshold: float = 0.3) -> tuple[TopicResult, np.ndarray]:
+    """Fit topics on ``docs`` (with their embeddings) and place ``others``.
+
+    ``others`` are placed by embedding similarity when ``others_embeddings`` is given, else by
+    a TF-IDF classifier trained on the sample (see the module docstring). Returns the result
+    for ``docs`` and the topic ids of ``others``.
+    """
+    others = list(others or [])
+    if len(docs) < MIN_DOCS:
+        note = f"{len(docs)} reviews with text: too few for topics (at least {MIN_DOCS} are needed)"
+        return TopicResult(np.full(len(docs), -1), notes=[note]), np.full(len(others), -1)
+    with warnings.catch_warnings():  # umap warns at import that TensorFlow (ParametricUMAP) is absent
+        warnings.simplefilter("ignore")
+        bertopic = require("bertopic", "topics", "Topic modelling")
+        umap = require("umap", "topics", "Topic modelling")
+        hdbscan = require("hdbscan", "topics", "Topic modelling")
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    n = len(docs)
+    model = bertopic.BERTopic(
+        embedding_model=None,
+        umap_model=umap.UMAP(n_neighbors=min(15, n - 1), n_components=5, min_dist=0.0, metric="cosine",
+                             random_state=seed, low_memory=True, n_jobs=1),
+        hdbscan_model=hdbscan.HDBSCAN(min_cluster_size=min_topic_size(n), min_samples=5, metric="euclidean",
+                                      cluster_selection_method="eom", prediction_data=True),
+        vectorizer_model=CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=2 if n >= 100 else 1),
+        # words frequent in every topic ("love", "great" in reviews) say nothing about any one of them
+        ctfidf_model=bertopic.vectorizers.ClassTfidfTransformer(reduce_frequent_words=True),
+        calculate_probabilities=False,
+        verbose=False,
+    )
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    topics, _ = model.fit_transform(docs, embeddings=embeddings)
+    topics = np.asarray(topics, dtype=np.int64)
+    result = TopicResult(topics)
+    found = sorted(t for t in set(topics.tolist()) if t >= 0)
+    if not found:
+        result.notes.append("HDBSCAN found no dense groups of reviews: every review is topic -1")
+        return result, np.full(len(others), -1)
+    if (topics < 0).any():
+        topics = np.asarray(model.reduce_outliers(docs, topics.tolist(), strategy="embeddings",
+                                                  embeddings=embeddings, threshold=outlier_threshold))
+    for t in found:
+        result.words[t] = [w for w, _ in (model.get_topic(t) or []) if w][:10]
+        result.representative[t] = list((model.get_representative_docs(t) or [])[:3])
+    result.assignments = topics
+    assigned = np.full(len(others), -1, dtype=np.int64)
+    if others and others_embeddings is not None:
+        assigned = np.asarray(model.reduce_outliers(others, [-1] * len(others), strategy="embeddings",
+                                                    embeddings=np.asarray(others_embeddings, dtype=np.float32),
+                                                    threshold=outlier_threshold), dtype=np.int64)
+        how = "by nearest topic embedding"
+    elif others:
+        assigned = _tfidf_assign(docs, topics, others)
+        how = "by a TF-IDF classifier trained on the sample"
+    if others:
+        result.notes.append(f"topics fitted on a sample of {n} reviews; the other {len(others)} were placed {how}")
+    return result, assigned
+
+
+def _tfidf_assign(docs: list[str], topics: np.ndarray, others: list[str]) -> np.ndarray:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    keep = topics >= 0
+    classes = np.unique(topics[keep])
+    if len(classes) == 1:
+        return np.full(len(others), int(classes[0]), dtype=np.int64)
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, stop_words="english")
+    x = vec.fit_transform([d for d, k in zip(docs, keep, strict=True) if k])
+    clf = LogisticRegression(max_iter=300, C=5.0).fit(x, topics[keep])
+    return np.asarray(clf.predict(vec.transform(others)), dtype=np.int64)
+
+
+def summarize_topics(frame: Any, result: TopicResult | None) -> Any:
+    """One row per topic: label, words, size, sentiment mix, top emotions, top aspects, representatives."""
+    import json
+    from collections import Counter
+
+    import pandas as pd
+
+    columns = ["topic", "label", "words", "size", "share_negative", "share_neutral", "share_positive",
+               "net_sentiment", "top_emotions", "top_aspects", "representative"]
+    if result is None or not result.words:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    emotion_cols = [c for c in frame.columns if c.startswith("emotion_") and c not in ("emotion_top",)
+                    and frame[c].dtype.kind == "f" and c != "emotion_neutral"]
+    rows = []
+    for t in sorted(result.words) + ([-1] if (frame["topic"] == -1).any() else []):
+        part = frame[frame["topic"] == t]
+        scored = part[part["sentiment"].notna()] if "sentiment" in part else part.iloc[:0]
+        share = scored["sentiment"].value_counts(normalize=True) if len(scored) else pd.Series(dtype=float)
+        top_emotions = ""
+        if emotion_cols and len(scored):
+            means = scored[emotion_cols].mean().sort_values(ascending=False)
+            top_emotions = ";".join(c[len("emotion_"):] for c in means.index[:3])
+        terms: Counter[str] = Counter()
+        if "aspects" in part:
+            for cell in part["aspects"].dropna():
+                terms.update({a["aspect"].lower() for a in json.loads(cell)})
+        reps = result.representative.get(t, []) if t >= 0 else []
+        rows.append({
+            "topic": int(t),
+            "label": result.label(t) if t >= 0 else "(no topic)",
+            "words": ";".join(result.words.get(t, [])),
+            "size": int(len(part)),
+            "share_negative": float(share.get("negative", 0.0)),
+            "share_neutral": float(share.get("neutral", 0.0)),
+            "share_positive": float(share.get("positive", 0.0)),
+            "net_sentiment": float(share.get("positive", 0.0) - share.get("negative", 0.0)),
+            "top_emotions": top_emotions,
+            "top_aspects": ";".join(w for w, _ in terms.most_common(5)),
+            "representative": json.dumps(reps, ensure_ascii=False),
+        })
+    out = pd.DataFrame(rows, columns=columns)
+    return out.sort_values(["topic"], key=lambda s: s.where(s >= 0, 10**9)).reset_index(drop=True)

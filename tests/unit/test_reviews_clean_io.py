@@ -1,0 +1,130 @@
+"""Reading review files and cleaning review text: every record kept, problems flagged."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zipfile
+
+import pytest
+
+from affectkit.exceptions import InvalidInputError
+from affectkit.reviews.clean import LONG_TEXT, clean_review, detect_language
+from affectkit.reviews.io import read_reviews
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("pyarrow")
+
+
+@pytest.mark.parametrize(
+    ("raw", "text", "flags"),
+    [
+        (None, None, ["missing"]),
+        (float("nan"), None, ["missing"]),
+        ("", None, ["empty"]),
+        ("   \n\t ", None, ["empty"]),
+        ("<br/>", None, ["empty"]),
+        ("Great kettle!<br/>Boils fast &amp; quiet.", "Great kettle! Boils fast & quiet.", []),
+        ("see https://example.com/x?y=1 for the photo", "see for the photo", []),
+        ("😍😍👍", "😍😍👍", []),
+        ("bad \ufffd byte here but it works", "bad \ufffd byte here but it works", ["encoding"]),
+        ("zero\u200bwidth  and   spaces", "zerowidth and spaces", []),
+    ],
+)
+def test_clean_review(raw, text, flags):
+    got = clean_review(raw)
+    assert got.text == text
+    assert got.flags == flags
+
+
+def test_clean_flags_long_and_foreign_text_but_keeps_it():
+    long = clean_review("It works well. " * (LONG_TEXT // 10))
+    assert "long" in long.flags and len(long.text) > LONG_TEXT  # never truncated
+    french = clean_review("La bouilloire est très jolie mais elle fait beaucoup de bruit le matin.")
+    assert french.flags == ["not_english"] and french.language == "fr"
+    assert detect_language("The lid is a bit stiff but it works") == "en"
+    assert detect_language("Great kettle! Boils fast, quiet.") == "und"  # no evidence: not flagged
+    assert detect_language("Отличный чайник, очень тихий") == "other"
+    assert detect_language("!!!") == "und"
+    assert clean_review(42).text == "42"
+
+
+def _frame():
+    return pd.DataFrame({"id": [1, 2, 3], "text": ["good", None, "bad"], "stars": [5, 3, 1]})
+
+
+@pytest.mark.parametrize("kind", ["csv", "tsv", "jsonl", "parquet", "csv.gz", "csv.zip"])
+def test_read_every_format(tmp_path, kind):
+    df = _frame()
+    base = kind.split(".")[0]
+    plain = tmp_path / f"r.{base}"
+    if base == "csv":
+        df.to_csv(plain, index=False)
+    elif base == "tsv":
+        df.to_csv(plain, index=False, sep="\t")
+    elif base == "jsonl":
+        df.to_json(plain, orient="records", lines=True)
+    else:
+        df.to_parquet(plain, index=False)
+    path = plain
+    if kind.endswith(".gz"):
+        path = tmp_path / f"r.{kind}"
+        path.write_bytes(gzip.compress(plain.read_bytes()))
+    elif kind.endswith(".zip"):
+        path = tmp_path / f"r.{kind}"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.write(plain, "inner/r.csv")
+            zf.writestr("__MACOSX/._r.csv", b"junk")  # macOS metadata is ignored
+    got = read_reviews(path, text_col="text")
+    assert len(got.frame) == 3
+    assert got.frame["text"].iloc[0] == "good" and got.frame["text"].iloc[2] == "bad"
+    assert pd.isna(got.frame["text"].iloc[1])
+    assert list(got.frame["stars"].astype(int)) == [5, 3, 1]
+
+
+def test_broken_utf8_rows_are_kept_and_flagged(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"id,text\n1,fine\n2,caf\xe9 was nice\n3,also fine\n")
+    got = read_reviews(path)
+    assert len(got.frame) == 3
+    assert got.row_flags == {1: ["encoding"]}
+    assert "\ufffd" in got.frame["text"].iloc[1]
+
+
+def test_bad_json_line_becomes_a_flagged_row(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps({"text": "ok"}) + "\n{not json\n" + json.dumps({"text": "fine"}) + "\n")
+    got = read_reviews(path)
+    assert len(got.frame) == 3
+    assert got.row_flags == {1: ["unparseable"]}
+    assert got.frame["text"].iloc[2] == "fine"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        ("r.xlsx", b"x", "Cannot tell the format"),
+        ("r.csv", b"", "empty"),
+        ("r.csv.gz", b"not gzip", "gzip"),
+        ("r.zip", b"not a zip", "zip"),
+    ],
+)
+def test_unreadable_files_give_clear_errors(tmp_path, name, content, match):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InvalidInputError, match=match):
+        read_reviews(path)
+
+
+def test_zip_with_two_files_names_them(tmp_path):
+    path = tmp_path / "two.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a.csv", "text\nx\n")
+        zf.writestr("b.csv", "text\ny\n")
+    with pytest.raises(InvalidInputError, match=r"exactly one data file.*a\.csv"):
+        read_reviews(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        read_reviews(tmp_path / "nope.csv")
