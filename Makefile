@@ -1,7 +1,7 @@
 PY ?= .venv/bin/python
 DATA ?= ../shared/data
 
-.PHONY: venv test test-all lint bench bench-transformer train-defaults train-transformer
+.PHONY: venv test test-all lint bench bench-transformer bench-reviews train-defaults train-transformer
 
 venv:
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev,train]'
@@ -26,3 +26,13 @@ bench-transformer:
 
 train-transformer:
 	$(PY) scripts/train_transformer_defaults.py --data $(DATA)
+
+CLOTHING = $(DATA)/womens-ecommerce-clothing-reviews/Womens Clothing E-Commerce Reviews.csv.zip
+SYNTH ?= /tmp/affectkit-reviews-100k.csv.gz
+
+# The review job on the real clothing reviews (defaults, then --fast), and on a synthetic 100k corpus.
+bench-reviews:
+	$(PY) benchmarks/bench_reviews.py "$(CLOTHING)" --text-col "Review Text" --id-col "Unnamed: 0" --rating-col Rating
+	$(PY) benchmarks/bench_reviews.py "$(CLOTHING)" --text-col "Review Text" --id-col "Unnamed: 0" --rating-col Rating --fast
+	$(PY) benchmarks/make_synthetic_reviews.py --data $(DATA) --rows 100000 --out $(SYNTH)
+	$(PY) benchmarks/bench_reviews.py $(SYNTH) --text-col text --id-col review_id --rating-col rating --time-col date --fast

@@ -210,6 +210,12 @@ def _run_ray(todo: Any, spec: ScorerSpec, workers: int, batch_size: int, sink: C
 
 
 # -- the job -------------------------------------------------------------------------------------
+def _peak_rss_mb() -> int:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def _rating_sentiment(values: Any) -> Any:
     import pandas as pd
 
@@ -342,6 +348,7 @@ def run_reviews(
         else:
             _run_local(todo, spec, workers, batch_size, sink)
     t_scored = time.perf_counter()
+    rss = {"scoring": _peak_rss_mb()}
 
     scores = ckpt.read_all().drop_duplicates("row", keep="first").sort_values("row").reset_index(drop=True)
     if len(scores) != n or not np.array_equal(scores["row"].to_numpy(), np.arange(n)):
@@ -368,6 +375,7 @@ def run_reviews(
         topic_ids[rest] = assigned
         notes += result.notes
     t_topics = time.perf_counter()
+    rss["topics"] = _peak_rss_mb()
 
     out = frame.rename(columns=renamed).reset_index(drop=True)
     out["row"] = np.arange(n, dtype=np.int64)
@@ -411,6 +419,8 @@ def run_reviews(
                            time_col=renamed.get(time_col, time_col) if time_col else None,
                            rating_col=renamed.get(rating_col, rating_col) if rating_col else None)
     summary["seconds"]["total"] = round(time.perf_counter() - t0, 2)
+    rss["total"] = _peak_rss_mb()
+    summary["peak_rss_mb"] = rss  # the process's peak so far, after each stage (worker processes apart)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     shutil.rmtree(ckpt.dir, ignore_errors=True)
     return ReviewJob(out_dir, files, summary, out, topic_table)
@@ -448,9 +458,9 @@ def _write_outputs(out_dir: Path, out: Any, topic_table: Any, summary: dict[str,
         for col in sql.columns:
             if sql[col].dtype.kind == "M":
                 sql[col] = sql[col].astype(str)
-        sql.to_sql("reviews", con, index=False)
+        sql.to_sql("reviews", con, index=False, chunksize=2_000)  # chunks bound the memory of the insert
         topic_table.to_sql("topics", con, index=False)
-        aspects.to_sql("aspects", con, index=False)
+        aspects.to_sql("aspects", con, index=False, chunksize=10_000)
         pd.DataFrame([{"key": k, "value": json.dumps(v, default=str)} for k, v in summary.items()]).to_sql(
             "run", con, index=False)
         con.execute("CREATE INDEX reviews_row ON reviews(row)")

@@ -16,7 +16,6 @@ separators themselves.
 from __future__ import annotations
 
 import bisect
-
 import re
 from dataclasses import dataclass
 
@@ -139,7 +138,7 @@ def governing_regions(clauses: list[Span], aspect_spans: list[tuple[int, int]]) 
     if not clauses:
         return [(s, e) for s, e in aspect_spans]
     starts = [c.start for c in clauses]
-    ordered = all(a.end <= b.start for a, b in zip(clauses, clauses[1:]))  # split_clauses gives this
+    ordered = all(a.end <= b.start for a, b in zip(clauses, clauses[1:], strict=False))  # split_clauses gives this
 
     def clause_index(start: int, end: int) -> int:
         if ordered:  # O(log n): only the last clause starting at or before `start` can hold it
