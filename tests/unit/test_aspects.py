@@ -92,3 +92,19 @@ def test_model_is_loaded_once_per_analyzer(monkeypatch):
     a.analyzer = "lexicon"  # a new parameter value is honoured
     assert a.analyze(SEED).aspects[0].polarity == "positive"
     assert calls == ["classic", "lexicon"]
+
+
+def test_verdicts_without_clause_scores_are_the_same_for_less_work():
+    import affectkit
+
+    model = affectkit.load("classic")
+    seen: list[int] = []
+    real = model.predict_proba
+    model.predict_proba = lambda texts: seen.append(len(texts)) or real(texts)
+    texts = [SEED, "Great screen, poor battery, and the keyboard feels cheap; the price though is fair.", ""]
+    full = AspectAnalyzer(model).analyze(texts)
+    lean = AspectAnalyzer(model).analyze(texts, clause_scores=False)
+    assert [[v.to_dict() for v in r.aspects] for r in lean] == [[v.to_dict() for v in r.aspects] for r in full]
+    assert lean[0].clauses == () and lean[0].summary["document"] is None
+    assert full[0].summary["document"] is not None
+    assert seen[1] < seen[0]

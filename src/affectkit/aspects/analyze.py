@@ -147,8 +147,13 @@ class AspectAnalyzer:
             raise InvalidInputError("The 'extractor' of AspectAnalyzer must have an extract(text) method.")
         return model, ext
 
-    def analyze(self, texts: str | Sequence[str], aspects: Sequence[str] | None = None):
-        """One text in, one :class:`AspectAnalysis` out; a list in, a list out."""
+    def analyze(self, texts: str | Sequence[str], aspects: Sequence[str] | None = None, clause_scores: bool = True):
+        """One text in, one :class:`AspectAnalysis` out; a list in, a list out.
+
+        ``clause_scores=False`` scores only the regions that govern an aspect, not every clause:
+        the result's ``clauses`` and ``summary["document"]`` are then empty, and batch jobs
+        that only need the verdicts do less work.
+        """
         single = isinstance(texts, str | bytes)
         items = [texts] if single else list(texts)
         if aspects is not None:
@@ -171,8 +176,8 @@ class AspectAnalyzer:
             spans = [(s, e) for _, s, e, _, _ in found if s is not None]
             fine = governing_regions(clauses, spans)
             coarse = governing_regions(split_clauses(text, level="contrast"), spans)
-            plans.append((text, notes, found, clauses, fine, coarse))
-            for c in clauses:
+            plans.append((text, notes, found, clauses if clause_scores else [], fine, coarse))
+            for c in clauses if clause_scores else ():
                 piece(c.text)
             for a, b in fine + coarse:
                 piece(text[a:b])

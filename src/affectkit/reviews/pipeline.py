@@ -71,19 +71,21 @@ def _atomic_write_parquet(frame: Any, path: Path) -> None:
 
 
 def _arrow_safe(frame: Any) -> Any:
-    """Object columns holding anything but strings (dicts, lists, mixed types) become JSON/str text."""
-    frame = frame.copy()
+    """Object columns holding anything but strings (dicts, lists, mixed types) become JSON/str text.
+
+    Returns ``frame`` itself when no column needs it (no copy of a large frame).
+    """
+    fixes = {}
     for col in frame.columns:
         if frame[col].dtype != object:
             continue
-        values = frame[col].dropna()
-        if values.map(lambda v: isinstance(v, str)).all():
+        if frame[col].dropna().map(lambda v: isinstance(v, str)).all():
             continue
-        frame[col] = frame[col].map(
+        fixes[col] = frame[col].map(
             lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
             else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
         )
-    return frame
+    return frame.assign(**fixes) if fixes else frame
 
 
 class _Checkpoint:
@@ -362,15 +364,17 @@ def run_reviews(
     topic_ids = np.full(n, -1, dtype=np.int64)
     if topics:
         rest = np.setdiff1d(eligible, sample)
-        cells = scores["_embedding"].to_numpy()
-
-        def vectors(rows: np.ndarray) -> np.ndarray:
-            return np.stack([np.frombuffer(cells[i], dtype=np.float32) for i in rows]) if len(rows) \
-                else np.zeros((0, 384), dtype=np.float32)
-
-        rest_emb = vectors(rest) if topic_assign == "embeddings" else None
-        result, assigned = fit_topics([texts[i] for i in sample], vectors(sample), [texts[i] for i in rest],
+        # one float32 matrix for every embedded row (sample first), then the bytes cells are dropped
+        cells = scores.pop("_embedding").to_numpy()
+        rest_rows = rest if topic_assign == "embeddings" else np.zeros(0, dtype=np.int64)
+        matrix = np.empty((len(sample) + len(rest_rows), 384), dtype=np.float32)
+        for k, i in enumerate(np.concatenate([sample, rest_rows])):
+            matrix[k] = np.frombuffer(cells[i], dtype=np.float32)
+        del cells
+        rest_emb = matrix[len(sample):] if topic_assign == "embeddings" else None
+        result, assigned = fit_topics([texts[i] for i in sample], matrix[: len(sample)], [texts[i] for i in rest],
                                       others_embeddings=rest_emb, seed=seed)
+        del matrix, rest_emb
         topic_ids[sample] = result.assignments
         topic_ids[rest] = assigned
         notes += result.notes
@@ -385,6 +389,7 @@ def run_reviews(
     for col in scores.columns:
         if col not in ("row", "_embedding"):
             out[col] = scores[col].to_numpy()
+    del scores
     if topics:
         out["topic"] = topic_ids
         out["topic_label"] = [result.label(int(t)) if result else "" for t in topic_ids]
@@ -454,10 +459,8 @@ def _write_outputs(out_dir: Path, out: Any, topic_table: Any, summary: dict[str,
     tmp = out_dir / ".reviews.sqlite.tmp"
     tmp.unlink(missing_ok=True)
     with sqlite3.connect(tmp) as con:
-        sql = safe.copy()
-        for col in sql.columns:
-            if sql[col].dtype.kind == "M":
-                sql[col] = sql[col].astype(str)
+        dates = [c for c in safe.columns if safe[c].dtype.kind == "M"]
+        sql = safe.assign(**{c: safe[c].astype(str) for c in dates}) if dates else safe
         sql.to_sql("reviews", con, index=False, chunksize=2_000)  # chunks bound the memory of the insert
         topic_table.to_sql("topics", con, index=False)
         aspects.to_sql("aspects", con, index=False, chunksize=10_000)

@@ -131,7 +131,7 @@ class ReviewScorer:
             cells: list[str | None] = [None] * n
             counts = np.zeros(n, dtype=np.int64)
             if live_texts:
-                for i, analysis in zip(live, self.aspects.analyze(live_texts), strict=True):
+                for i, analysis in zip(live, self.aspects.analyze(live_texts, clause_scores=False), strict=True):
                     found = [
                         {"aspect": v.aspect, "start": v.start, "end": v.end, "polarity": v.polarity,
                          "probability": round(float(v.probability), 4)}

@@ -117,9 +117,7 @@ def fit_topics(docs: list[str], embeddings: np.ndarray, others: list[str] | None
     result.assignments = topics
     assigned = np.full(len(others), -1, dtype=np.int64)
     if others and others_embeddings is not None:
-        assigned = np.asarray(model.reduce_outliers(others, [-1] * len(others), strategy="embeddings",
-                                                    embeddings=np.asarray(others_embeddings, dtype=np.float32),
-                                                    threshold=outlier_threshold), dtype=np.int64)
+        assigned = _nearest_topic(model, np.asarray(others_embeddings, dtype=np.float32), outlier_threshold)
         how = "by nearest topic embedding"
     elif others:
         assigned = _tfidf_assign(docs, topics, others)
@@ -127,6 +125,24 @@ def fit_topics(docs: list[str], embeddings: np.ndarray, others: list[str] | None
     if others:
         result.notes.append(f"topics fitted on a sample of {n} reviews; the other {len(others)} were placed {how}")
     return result, assigned
+
+
+def _nearest_topic(model: Any, embeddings: np.ndarray, threshold: float, chunk: int = 8192) -> np.ndarray:
+    """``reduce_outliers(strategy="embeddings")`` for texts outside the sample, in chunks.
+
+    The same rule as BERTopic's (cosine similarity to its ``topic_embeddings_``, the best topic
+    when it reaches ``threshold``, else -1), without copying every embedding first.
+    """
+    topics = np.asarray(model.topic_embeddings_[model._outliers :], dtype=np.float32)
+    topics = topics / np.maximum(np.linalg.norm(topics, axis=1, keepdims=True), 1e-12)
+    out = np.full(len(embeddings), -1, dtype=np.int64)
+    for start in range(0, len(embeddings), chunk):
+        block = embeddings[start : start + chunk]
+        sim = (block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)) @ topics.T
+        best = sim.argmax(axis=1)
+        ok = sim[np.arange(len(block)), best] >= threshold
+        out[start : start + chunk] = np.where(ok, best, -1)
+    return out
 
 
 def _tfidf_assign(docs: list[str], topics: np.ndarray, others: list[str]) -> np.ndarray:
