@@ -179,7 +179,7 @@ def reviews(
     sentiment: Annotated[str, typer.Option("--sentiment", help="Sentiment model name or directory ('none' to skip).")] = "sentiment",
     emotion: Annotated[str, typer.Option("--emotion", help="Emotion model name or directory ('none' to skip).")] = "emotion",
     with_aspects: Annotated[bool, typer.Option("--aspects/--no-aspects", help="Sentiment per aspect.")] = True,
-    topics: Annotated[bool | None, typer.Option("--topics/--no-topics", help="Find topics (default: when [topics] is installed).")] = None,
+    topics: Annotated[bool | None, typer.Option("--topics/--no-topics", help="Find topics (default: when the topics extra is installed).")] = None,
     topic_sample: Annotated[int, typer.Option(help="Fit topics on at most this many reviews; assign the rest.")] = 10_000,
     topic_assign: Annotated[str, typer.Option(help="Place reviews outside the topic sample by 'embeddings' (all embedded) or 'tfidf' (faster).")] = "embeddings",
     fast: Annotated[bool, typer.Option("--fast", help="Big files on few cores: classic sentiment and emotion models, --topic-assign tfidf.")] = False,
