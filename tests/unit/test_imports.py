@@ -15,8 +15,9 @@ def test_import_is_light():
 def test_importing_the_review_modules_is_light():
     code = (
         "import sys, affectkit.reviews, affectkit.reviews.pipeline, affectkit.reviews.topics, "
-        "affectkit.reviews.report, affectkit.cli.main; "
-        "heavy = ('torch', 'pandas', 'pyarrow', 'bertopic', 'umap', 'hdbscan', 'ray', 'matplotlib', 'onnxruntime'); "
+        "affectkit.reviews.report, affectkit.cli.main, affectkit.service, affectkit.explain; "
+        "heavy = ('torch', 'pandas', 'pyarrow', 'bertopic', 'umap', 'hdbscan', 'ray', 'matplotlib', 'onnxruntime', "
+        "'fastapi', 'uvicorn'); "
         "print(','.join(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -128,3 +128,19 @@ def test_zip_with_two_files_names_them(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(InvalidInputError, match="does not exist"):
         read_reviews(tmp_path / "nope.csv")
+
+
+def test_topics_on_texts_without_words_are_skipped_with_a_note():
+    pytest.importorskip("bertopic")
+    import numpy as np
+
+    from affectkit.reviews.topics import MIN_DOCS, fit_topics
+
+    n = max(MIN_DOCS, 60)
+    docs = ["and the of it" if i % 2 else "2 3 / 4" for i in range(n)]  # no word left to describe a topic
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 384))
+    emb = np.asarray([centers[i % 3] + 0.01 * rng.normal(size=384) for i in range(n)], dtype=np.float32)
+    result, others = fit_topics(docs, emb, ["the"])
+    assert (result.assignments == -1).all() and others.tolist() == [-1]
+    assert any("topics skipped" in note for note in result.notes)

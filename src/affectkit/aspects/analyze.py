@@ -251,7 +251,7 @@ class AspectAnalyzer:
                 "scores": {lab: float(p) for lab, p in zip(labels, overall, strict=True)},
             },
         }
-        return AspectAnalysis(text, tuple(verdicts), tuple(clause_rows), summary, tuple(notes))
+        return AspectAnalysis(text, tuple(verdicts), tuple(clause_rows), summary, tuple(dict.fromkeys(notes)))
 
 
 def analyze_aspects(text: str | Sequence[str], analyzer: Any = "sentiment", aspects: Sequence[str] | None = None,

