@@ -1,7 +1,7 @@
 PY ?= .venv/bin/python
 DATA ?= ../shared/data
 
-.PHONY: venv test test-all lint bench bench-transformer bench-reviews train-defaults train-transformer
+.PHONY: venv test test-all lint bench bench-transformer bench-reviews bench-service train-defaults train-transformer
 
 venv:
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev,train]'
@@ -26,6 +26,10 @@ bench-transformer:
 
 train-transformer:
 	$(PY) scripts/train_transformer_defaults.py --data $(DATA)
+
+# Load on the HTTP service (started on a free loopback port; client and server share the machine's cores).
+bench-service:
+	$(PY) benchmarks/bench_service.py --requests 10000 --concurrency 32
 
 CLOTHING = $(DATA)/womens-ecommerce-clothing-reviews/Womens Clothing E-Commerce Reviews.csv.zip
 SYNTH ?= /tmp/affectkit-reviews-100k.csv.gz

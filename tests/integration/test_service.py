@@ -149,6 +149,16 @@ def test_too_many_texts_413(client):
     assert err["type"] == "too_many_texts" and "limit is 8" in err["message"]
 
 
+def test_explanations_are_capped_413(tmp_path):
+    app = create_app(ServiceSettings(sentiment="lexicon", emotion=None, aspects=False, jobs_dir=tmp_path,
+                                     max_explain_texts=2))
+    with TestClient(app) as c:
+        assert c.post("/v1/sentiment", json={"texts": ["a", "b"], "explain": True}).status_code == 200
+        r = c.post("/v1/sentiment", json={"texts": ["a", "b", "c"], "explain": True})
+        assert r.status_code == 413 and "limited to 2 texts" in r.json()["error"]["message"]
+        assert c.post("/v1/sentiment", json={"texts": ["a", "b", "c"]}).status_code == 200
+
+
 def test_text_too_long_413(client):
     r = client.post("/v1/analyze", json={"texts": ["fine", "y" * 2_001]})
     assert r.status_code == 413

@@ -106,3 +106,20 @@ def test_hf_export(tiny_transformer, tmp_path):
     ref = np.exp(logits) / np.exp(logits).sum()
     ours = affectkit.load(tiny_transformer["dir"]).predict_proba(["I love it"])[0]
     np.testing.assert_allclose(ours, ref, atol=2e-3)
+
+
+def test_backbone_is_cached_per_parameters_and_not_pickled():
+    import pickle
+
+    import affectkit
+
+    a = affectkit.load("sentiment")
+    p = a.predict_proba(["great"])
+    first = a._bb()
+    assert a._bb() is first
+    a.set_params(spin=False)
+    assert a._bb() is not first
+    np.testing.assert_allclose(a.predict_proba(["great"]), p, atol=1e-6)
+    b = pickle.loads(pickle.dumps(a))
+    assert "_bb_cached" not in b.__dict__ and b.get_params()["spin"] is False
+    np.testing.assert_allclose(b.predict_proba(["great"]), p, atol=1e-6)

@@ -60,6 +60,7 @@ class ServiceSettings:
     timeout_s: float = 60.0
     max_batch: int = 64
     explain_max_tokens: int = 128
+    max_explain_texts: int = 16
     cors_origins: tuple[str, ...] = ()
     job_workers: int = 1
     max_queued_jobs: int = 20
@@ -168,6 +169,8 @@ def _load_models(settings: ServiceSettings) -> dict[str, Any]:
         models["audio"] = load(settings.audio)
     for task in ("sentiment", "emotion"):  # load weights and sessions now, not on the first request
         if task in models:
+            if "spin" in models[task].get_params():  # spinning threads would take the event loop's core
+                models[task].set_params(spin=False)
             models[task].predict_proba(["warm up"])
     return models
 
@@ -178,7 +181,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     if settings.api_key is None:
         settings = replace(settings, api_key=os.environ.get("AFFECTKIT_API_KEY") or "")
     for name in ("max_texts", "max_chars", "max_body_bytes", "max_upload_bytes", "max_batch", "job_workers",
-                 "max_queued_jobs"):
+                 "max_queued_jobs", "max_explain_texts", "explain_max_tokens"):
         value = getattr(settings, name)
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"The '{name}' setting must be a positive integer. Got {value!r}.")
@@ -297,7 +300,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     # ---- authentication
 
-    def require_key(request: Request, key: Annotated[str | None, Depends(header_key)] = None,
+    async def require_key(request: Request, key: Annotated[str | None, Depends(header_key)] = None,
                     token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> None:
         expected = settings.api_key
         if not expected:
@@ -323,7 +326,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                                                f"(start it with --{task} MODEL).")
         return models[task]
 
-    def _check_texts(texts: list[str | None]) -> None:
+    def _check_texts(texts: list[str | None], explain: bool = False) -> None:
+        if explain and len(texts) > settings.max_explain_texts:
+            raise ApiError(413, "too_many_texts", f"Explanations cost one prediction per token: they are limited to "
+                                                  f"{settings.max_explain_texts} texts per request; got {len(texts)}.")
         if len(texts) > settings.max_texts:
             raise ApiError(413, "too_many_texts", f"The request has {len(texts)} texts; the limit is "
                                                   f"{settings.max_texts} per request. Split them over several requests.")
@@ -385,14 +391,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
               tags=["analysis"])
     async def sentiment(body: S.TextsRequest) -> dict[str, Any]:
         """Sentiment (negative / neutral / positive with probabilities) of each text."""
-        _check_texts(body.texts)
+        _check_texts(body.texts, body.explain)
         return {"model": settings.sentiment, "results": await _timed(_results("sentiment", body.texts, body.explain))}
 
     @app.post("/v1/emotion", response_model=S.ResultsResponse, dependencies=secured, responses=text_errors,
               tags=["analysis"])
     async def emotion(body: S.TextsRequest) -> dict[str, Any]:
         """Emotions of each text at three levels: GoEmotions 27 + neutral, Ekman 6 + neutral, polarity."""
-        _check_texts(body.texts)
+        _check_texts(body.texts, body.explain)
         return {"model": settings.emotion, "results": await _timed(_results("emotion", body.texts, body.explain))}
 
     @app.post("/v1/aspects", response_model=S.AspectsResponse, dependencies=secured, responses=text_errors,
@@ -406,7 +412,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
               tags=["analysis"])
     async def analyze(body: S.AnalyzeRequest) -> dict[str, Any]:
         """Every requested analysis of every text in one call."""
-        _check_texts(body.texts)
+        _check_texts(body.texts, body.explain)
         tasks = list(dict.fromkeys(body.tasks))
         for t in tasks:
             _model(t)
