@@ -149,14 +149,23 @@ def test_too_many_texts_413(client):
     assert err["type"] == "too_many_texts" and "limit is 8" in err["message"]
 
 
-def test_explanations_are_capped_413(tmp_path):
+def test_explanations_are_capped_with_a_note(tmp_path):
     app = create_app(ServiceSettings(sentiment="lexicon", emotion=None, aspects=False, jobs_dir=tmp_path,
                                      max_explain_texts=2))
     with TestClient(app) as c:
-        assert c.post("/v1/sentiment", json={"texts": ["a", "b"], "explain": True}).status_code == 200
-        r = c.post("/v1/sentiment", json={"texts": ["a", "b", "c"], "explain": True})
-        assert r.status_code == 413 and "limited to 2 texts" in r.json()["error"]["message"]
-        assert c.post("/v1/sentiment", json={"texts": ["a", "b", "c"]}).status_code == 200
+        r = c.post("/v1/sentiment", json={"texts": ["good", "bad", "fine"], "explain": True})
+    assert r.status_code == 200
+    got = [x["explanation"] for x in r.json()["results"]]
+    assert got[0]["tokens"] and got[1]["tokens"]
+    assert got[2]["tokens"] == [] and "first 2 texts" in got[2]["note"]
+
+
+def test_schema_states_the_limits(client):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    texts = schema["TextsRequest"]["properties"]["texts"]
+    assert texts["maxItems"] == 8
+    assert {"type": "string", "maxLength": 2_000} in texts["items"]["anyOf"]
+    assert schema["AnalyzeRequest"]["properties"]["texts"]["maxItems"] == 8
 
 
 def test_text_too_long_413(client):

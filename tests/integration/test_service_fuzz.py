@@ -57,16 +57,35 @@ def server(tmp_path_factory):
             proc.wait(15)
 
 
-def test_schemathesis_runs_clean(server, tmp_path):
-    url, log = server
+def _schemathesis() -> Path:
     exe = Path(sys.executable).with_name("schemathesis")
-    if not exe.exists():
-        found = shutil.which("schemathesis")
-        if not found:
-            pytest.skip("the schemathesis command is not installed")
-        exe = Path(found)
-    cmd = [str(exe), "run", f"{url}/openapi.json", "--checks", "all", "-H", f"X-API-Key: {KEY}",
-           "--max-examples", "40", "--mode", "all", "--workers", "2", "--seed", "20261128", "--no-color"]
+    if exe.exists():
+        return exe
+    found = shutil.which("schemathesis")
+    if not found:
+        pytest.skip("the schemathesis command is not installed")
+    return Path(found)
+
+
+# Multipart form values are all strings on the wire, so schemathesis's "wrong type" cases for
+# POST /v1/jobs (an integer text_col, say) reach the server as valid strings; that one check is
+# left out for that one operation (and for the stateful run, which starts with uploads), and runs
+# everywhere else.
+RUNS = {
+    "all operations but the upload": ["--exclude-operation-id", "create_job"],
+    "the upload": ["--include-operation-id", "create_job", "--exclude-checks", "negative_data_rejection",
+                   "--phases", "examples,coverage,fuzzing"],
+    "stateful: upload, then status and files": ["--phases", "stateful", "--exclude-checks", "negative_data_rejection"],
+}
+
+
+@pytest.mark.parametrize("run_name", list(RUNS))
+def test_schemathesis_runs_clean(server, tmp_path, run_name):
+    url, log = server
+    config = Path(__file__).with_name("schemathesis.toml")
+    cmd = [str(_schemathesis()), "--config-file", str(config), "run", f"{url}/openapi.json", "--checks", "all", "-H", f"X-API-Key: {KEY}",
+           "--max-examples", "40", "--mode", "all", "--workers", "2", "--seed", "20261128", "--no-color",
+           *RUNS[run_name]]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     report = run.stdout[-6000:] + run.stderr[-2000:]
     assert run.returncode == 0, report

@@ -231,6 +231,23 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         description="Sentiment, emotion and aspect analysis; review-file jobs. "
                     "Text routes take `{\"texts\": [...]}` and return one result per text, in order.",
     )
+    def openapi() -> dict[str, Any]:  # the schema states the limits that the routes answer with 413
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            for name in ("TextsRequest", "AspectsRequest", "AnalyzeRequest"):
+                texts = schema.get("components", {}).get("schemas", {}).get(name, {}).get("properties", {}).get("texts")
+                if texts is not None:
+                    texts["maxItems"] = settings.max_texts
+                    for option in texts.get("items", {}).get("anyOf", []):
+                        if option.get("type") == "string":
+                            option["maxLength"] = settings.max_chars
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.affectkit = state
@@ -326,10 +343,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                                                f"(start it with --{task} MODEL).")
         return models[task]
 
-    def _check_texts(texts: list[str | None], explain: bool = False) -> None:
-        if explain and len(texts) > settings.max_explain_texts:
-            raise ApiError(413, "too_many_texts", f"Explanations cost one prediction per token: they are limited to "
-                                                  f"{settings.max_explain_texts} texts per request; got {len(texts)}.")
+    def _check_texts(texts: list[str | None]) -> None:
         if len(texts) > settings.max_texts:
             raise ApiError(413, "too_many_texts", f"The request has {len(texts)} texts; the limit is "
                                                   f"{settings.max_texts} per request. Split them over several requests.")
@@ -349,7 +363,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         from affectkit.explain import explain
 
         model = _model(task)
-        live = [i for i, t in enumerate(texts) if t is not None and t.strip()]
+        live = [i for i, t in enumerate(texts[: settings.max_explain_texts]) if t is not None and t.strip()]
         out: list[Any] = [None] * len(texts)
         if live:
             loop = asyncio.get_running_loop()
@@ -365,7 +379,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         results = await state["batchers"][task].submit(texts)
         dicts = [r.to_dict() for r in results]
         if explain:
-            for d, e in zip(dicts, await _explain(task, texts), strict=True):
+            for i, (d, e) in enumerate(zip(dicts, await _explain(task, texts), strict=True)):
+                if e is None and i >= settings.max_explain_texts:
+                    e = {"label": d["label"], "score": d["scores"][d["label"]], "method": "occlusion", "tokens": [],
+                         "note": f"not explained: explanations cost one prediction per token, so only the first "
+                                 f"{settings.max_explain_texts} texts of a request are explained"}
                 d["explanation"] = e
         return dicts
 
@@ -391,14 +409,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
               tags=["analysis"])
     async def sentiment(body: S.TextsRequest) -> dict[str, Any]:
         """Sentiment (negative / neutral / positive with probabilities) of each text."""
-        _check_texts(body.texts, body.explain)
+        _check_texts(body.texts)
         return {"model": settings.sentiment, "results": await _timed(_results("sentiment", body.texts, body.explain))}
 
     @app.post("/v1/emotion", response_model=S.ResultsResponse, dependencies=secured, responses=text_errors,
               tags=["analysis"])
     async def emotion(body: S.TextsRequest) -> dict[str, Any]:
         """Emotions of each text at three levels: GoEmotions 27 + neutral, Ekman 6 + neutral, polarity."""
-        _check_texts(body.texts, body.explain)
+        _check_texts(body.texts)
         return {"model": settings.emotion, "results": await _timed(_results("emotion", body.texts, body.explain))}
 
     @app.post("/v1/aspects", response_model=S.AspectsResponse, dependencies=secured, responses=text_errors,
@@ -412,7 +430,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
               tags=["analysis"])
     async def analyze(body: S.AnalyzeRequest) -> dict[str, Any]:
         """Every requested analysis of every text in one call."""
-        _check_texts(body.texts, body.explain)
+        _check_texts(body.texts)
         tasks = list(dict.fromkeys(body.tasks))
         for t in tasks:
             _model(t)
