@@ -150,6 +150,11 @@ class Analyzer:
 
     def _results(self, batch: TextBatch, threshold: object) -> list[Result]:
         proba, segments = self._predict_detailed(batch)
+        return self._results_from(batch, proba, segments, threshold)
+
+    def _results_from(self, batch: TextBatch, proba: np.ndarray, segments: list[tuple[Segment, ...]],
+                      threshold: object) -> list[Result]:
+        """Annotate: results from scores already computed (the second step of ``analyze``)."""
         labels = tuple(self.labels_)
         tags = self.tags
         thr = self._thresholds(threshold) if tags.multi_label else None

@@ -386,3 +386,50 @@ def test_settings_are_validated(tmp_path):
         create_app(ServiceSettings(jobs_dir=tmp_path, max_texts=0))
     with pytest.raises(ValueError, match="timeout_s"):
         create_app(ServiceSettings(jobs_dir=tmp_path, timeout_s=0))
+
+
+# ---- speech
+
+
+def _speech_ready() -> bool:
+    import importlib.util
+    import shutil
+
+    from affectkit.registry import shipped_model_path
+
+    return (shutil.which("espeak-ng") is not None and importlib.util.find_spec("soundfile") is not None
+            and (shipped_model_path("speech-emotion-v1") / "model.onnx").is_file())
+
+
+@pytest.mark.skipif(not _speech_ready(), reason="needs espeak-ng, the [audio] extra and the speech model")
+def test_audio_route(tmp_path):
+    import subprocess
+
+    wav = tmp_path / "angry.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "This is outrageous, I am absolutely furious!"], check=True)
+    app = create_app(ServiceSettings(sentiment=None, emotion="emotion", aspects=False, audio="audio",
+                                     jobs_dir=tmp_path / "jobs"))
+    with TestClient(app) as c:
+        assert "/v1/audio" in c.get("/openapi.json").json()["paths"]
+        r = c.post("/v1/audio", files={"file": ("angry.wav", wav.read_bytes(), "audio/wav")},
+                   data={"transcript": "This is outrageous, I am absolutely furious!"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["model"] == "audio" and body["transcript_source"] == "given"
+        assert body["branches"]["text"]["anger"] > 0.5 and body["label"] in body["scores"]
+        assert body["windows"] >= 1 and body["duration_s"] > 1
+        for payload, words in ((b"", "empty"), (b"definitely not audio", "Cannot read")):
+            bad = c.post("/v1/audio", files={"file": ("x.wav", payload)})
+            assert bad.status_code == 422 and words in bad.json()["error"]["message"]
+        assert not list((tmp_path / "jobs" / ".audio").iterdir())  # uploads are removed once answered
+
+
+def test_analyze_shares_one_encoder_pass_for_both_heads(client):
+    assert "sentiment+emotion" in client.app.state.affectkit["batchers"]
+    texts = ["Thanks so much, this made my day!", "It broke again and I am fed up."]
+    together = client.post("/v1/analyze", json={"texts": texts, "tasks": ["sentiment", "emotion"]}).json()["results"]
+    for task in ("sentiment", "emotion"):
+        alone = client.post(f"/v1/{task}", json={"texts": texts}).json()["results"]
+        for a, b in zip((item[task] for item in together), alone, strict=True):
+            assert a["labels"] == b["labels"]
+            assert all(abs(a["scores"][k] - b["scores"][k]) < 1e-5 for k in a["scores"])

@@ -123,3 +123,22 @@ def test_backbone_is_cached_per_parameters_and_not_pickled():
     b = pickle.loads(pickle.dumps(a))
     assert "_bb_cached" not in b.__dict__ and b.get_params()["spin"] is False
     np.testing.assert_allclose(b.predict_proba(["great"]), p, atol=1e-6)
+
+
+def test_analyze_heads_equals_each_head_alone():
+    import affectkit
+    from affectkit.analyzers.transformer import analyze_heads
+
+    s, e = affectkit.load("sentiment"), affectkit.load("emotion", threshold=0.3)
+    texts = ["I love it", None, "", "Awful. " * 200, "what a surprise!"]  # a long one is segmented
+    both = analyze_heads([s, e], texts)
+    for got, model in zip(both, (s, e), strict=True):
+        alone = model.analyze(texts)
+        assert [r.labels for r in got] == [r.labels for r in alone]
+        assert [r.warnings for r in got] == [r.warnings for r in alone]
+        assert [len(r.segments) for r in got] == [len(r.segments) for r in alone]
+        for a, b in zip(got, alone, strict=True):
+            assert all(abs(a.scores[k] - b.scores[k]) < 1e-5 for k in a.scores)
+    assert analyze_heads([s, e], []) == [[], []]
+    with pytest.raises(InvalidInputError, match="one transformer"):
+        analyze_heads([s, affectkit.load("lexicon")], ["x"])

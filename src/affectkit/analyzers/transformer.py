@@ -31,7 +31,7 @@ import numpy as np
 from affectkit._validation import TextBatch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
-from affectkit.results import Segment
+from affectkit.results import Result, Segment
 from affectkit.text.normalize import normalize_for_transformer
 
 __all__ = ["TransformerAnalyzer"]
@@ -239,6 +239,11 @@ class TransformerAnalyzer(Analyzer):
         return scores
 
     def _score(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[tuple[Segment, ...]]]:
+        scores, segments = self._score_heads(texts)
+        return scores, segments[self.head]
+
+    def _score_heads(self, texts: list[str]) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[Segment, ...]]]]:
+        """Scores and long-text segments of every head, from one encoder pass."""
         bb = self._bb()
         heads = bb.config["heads"]
         seqs = bb.encode(texts) if texts else []
@@ -268,14 +273,16 @@ class TransformerAnalyzer(Analyzer):
             else:  # token-weighted mean of the segments (a text scored whole keeps its own scores)
                 mean = np.add.reduceat(p * lengths, starts, axis=0) / np.add.reduceat(lengths, starts, axis=0)
                 out[name] = np.where(counts[:, None] == 1, p[starts], mean)
-        labels = heads[self.head]["labels"]
-        segments: list[tuple[Segment, ...]] = [() for _ in texts]
-        for i, spans in spans_of.items():
-            rows = per_unit[self.head][starts[i] : starts[i] + counts[i]]
-            segments[i] = tuple(
-                Segment(start=s, end=e, scores={lab: float(v) for lab, v in zip(labels, row, strict=True)})
-                for (s, e), row in zip(spans, rows, strict=True)
-            )
+        segments: dict[str, list[tuple[Segment, ...]]] = {}
+        for name, head in heads.items():
+            labels = head["labels"]
+            segments[name] = [() for _ in texts]
+            for i, spans in spans_of.items():
+                rows = per_unit[name][starts[i] : starts[i] + counts[i]]
+                segments[name][i] = tuple(
+                    Segment(start=s, end=e, scores={lab: float(v) for lab, v in zip(labels, row, strict=True)})
+                    for (s, e), row in zip(spans, rows, strict=True)
+                )
         return out, segments
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -315,3 +322,24 @@ class TransformerAnalyzer(Analyzer):
             raise ModelFormatError(f"{path} is missing {MODEL_FILE} or tokenizer.json.")
         params = {k: v for k, v in config.get("params", {}).items() if k in ("head", "threshold", "batch_size", "threads")}
         return cls(path=str(path), **params)
+
+
+def analyze_heads(analyzers: list[TransformerAnalyzer], texts: list[Any]) -> list[list[Result]]:
+    """``[a.analyze(texts) for a in analyzers]`` from one encoder pass, for heads of one model.
+
+    Every analyzer must be a head of the same model directory with the same threads; each builds
+    its own results (its thresholds, its labels) from the shared scores.
+    """
+    from affectkit._validation import as_text_batch
+
+    if not analyzers:
+        return []
+    first = analyzers[0]
+    for a in analyzers:
+        if not isinstance(a, TransformerAnalyzer) or a._bb() is not first._bb():
+            raise InvalidInputError("analyze_heads needs heads of one transformer model (the same directory).")
+    batch = as_text_batch(texts, method="analyze_heads")
+    if len(batch) == 0:
+        return [[] for _ in analyzers]
+    scores, segments = first._score_heads(batch.texts)
+    return [a._results_from(batch, scores[a.head], segments[a.head], None) for a in analyzers]

@@ -167,6 +167,8 @@ def _load_models(settings: ServiceSettings) -> dict[str, Any]:
         models["aspects"] = AspectAnalyzer(models["sentiment"])
     if settings.audio:
         models["audio"] = load(settings.audio)
+        if "emotion" in models and "text" in models["audio"].get_params():
+            models["audio"].set_params(text=models["emotion"])  # one emotion model for text and speech routes
     for task in ("sentiment", "emotion"):  # load weights and sessions now, not on the first request
         if task in models:
             if "spin" in models[task].get_params():  # spinning threads would take the event loop's core
@@ -198,12 +200,21 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         models = await asyncio.to_thread(_load_models, settings)
         metrics.model_load_seconds.set(time.perf_counter() - t0)
         executor = ThreadPoolExecutor(1, thread_name_prefix="affectkit-inference")
+        # recordings can take long: their own thread, so text requests never wait behind them
+        audio_executor = ThreadPoolExecutor(1, thread_name_prefix="affectkit-audio")
         batchers: dict[str, Batcher] = {}
         for task in ("sentiment", "emotion"):
             if task in models:
                 model = models[task]
                 batchers[task] = Batcher(lambda texts, key, m=model: m.analyze(texts), executor,
                                          settings.max_batch, on_batch=metrics.batch_size.observe)
+        pair = [models.get("sentiment"), models.get("emotion")]
+        if all(getattr(m, "kind", "") == "transformer" for m in pair) and pair[0]._bb() is pair[1]._bb():
+            from affectkit.analyzers.transformer import analyze_heads
+
+            batchers["sentiment+emotion"] = Batcher(
+                lambda texts, key: list(zip(*analyze_heads(pair, texts), strict=True)), executor, settings.max_batch,
+                on_batch=metrics.batch_size.observe)
         if "aspects" in models:
             asp = models["aspects"]
             batchers["aspects"] = Batcher(lambda texts, key, a=asp: a.analyze(texts, list(key) if key else None),
@@ -212,7 +223,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             b.start()
         store = JobStore(Path(settings.jobs_dir))
         runner = JobRunner(store, settings.job_workers)
-        state.update(models=models, executor=executor, batchers=batchers, store=store, runner=runner)
+        state.update(models=models, executor=executor, audio_executor=audio_executor, batchers=batchers,
+                     store=store, runner=runner)
         metrics.job_counts = store.counts
         if settings.resume_jobs:
             resumed = runner.resume()
@@ -225,6 +237,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 await b.stop()
             runner.shutdown()
             executor.shutdown(wait=False, cancel_futures=True)
+            audio_executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="affectkit", version=__version__, lifespan=lifespan,
@@ -373,10 +386,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 out[i] = e.to_dict()
         return out
 
-    async def _results(task: str, texts: list[str | None], explain: bool) -> list[dict[str, Any]]:
+    async def _results(task: str, texts: list[str | None], explain: bool,
+                       computed: Any = None) -> list[dict[str, Any]]:
         _model(task)
         metrics.texts.labels(task).inc(len(texts))
-        results = await state["batchers"][task].submit(texts)
+        results = computed if computed is not None else await state["batchers"][task].submit(texts)
         dicts = [r.to_dict() for r in results]
         if explain:
             for i, (d, e) in enumerate(zip(dicts, await _explain(task, texts), strict=True)):
@@ -434,23 +448,62 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         tasks = list(dict.fromkeys(body.tasks))
         for t in tasks:
             _model(t)
-        calls = {t: (_aspects(body.texts, body.aspects) if t == "aspects" else _results(t, body.texts, body.explain))
-                 for t in tasks}
-        got = dict(zip(calls, await _timed(asyncio.gather(*calls.values())), strict=True))
+        pair = "sentiment+emotion" in state["batchers"] and {"sentiment", "emotion"} <= set(tasks)
+
+        async def both() -> list[Any]:  # one encoder pass for the two heads of one model
+            return await state["batchers"]["sentiment+emotion"].submit(body.texts)
+
+        async def run() -> dict[str, Any]:
+            calls: dict[str, Any] = {"pair": both()} if pair else {}
+            for t in tasks:
+                if t == "aspects":
+                    calls[t] = _aspects(body.texts, body.aspects)
+                elif not pair:
+                    calls[t] = _results(t, body.texts, body.explain)
+            done = dict(zip(calls, await asyncio.gather(*calls.values()), strict=True))
+            if pair:
+                shared = done.pop("pair")
+                for k, t in enumerate(("sentiment", "emotion")):
+                    done[t] = await _results(t, body.texts, body.explain, [r[k] for r in shared])
+            return done
+
+        got = await _timed(run())
         results = [{"text": text, **{t: got[t][i] for t in tasks}} for i, text in enumerate(body.texts)]
         return {"models": _model_names(), "results": results}
 
-    @app.post("/v1/audio", response_model=S.AudioResponse, dependencies=secured,
-              responses=_responses(401, 413, 422, 504), tags=["analysis"], include_in_schema=bool(settings.audio))
-    async def audio(file: Annotated[UploadFile, File(description="An audio file (wav, flac, mp3, ogg).")],
-                    transcript: Annotated[str | None, Form(description="What is said (optional).")] = None) -> Any:
-        """Emotion from speech (and an optional transcript), fused."""
+    @app.post("/v1/audio", response_model=S.AudioResponse, dependencies=secured, operation_id="audio",
+              responses=_responses(400, 401, 413, 422, 504), tags=["analysis"], include_in_schema=bool(settings.audio))
+    async def audio(file: Annotated[UploadFile, File(description="An audio file (wav, flac, ogg, mp3).")],
+                    transcript: Annotated[str | None, Form(description="What is said (default: speech-to-text "
+                                                                       "when the server has it).")] = None) -> Any:
+        """Emotion from speech and text (7 classes): each branch's probabilities and their fusion.
+
+        A file that is not readable audio, or holds no sound, gives 422 with the reason.
+        """
         model = _model("audio")
-        data = await file.read()
-        if not data:
-            raise ApiError(422, "empty_file", "The uploaded audio file is empty.")
-        loop = asyncio.get_running_loop()
-        result = await _timed(loop.run_in_executor(state["executor"], lambda: model.analyze_audio(data, transcript)))
+        if transcript is not None and len(transcript) > settings.max_chars:
+            raise ApiError(413, "text_too_long", f"The transcript has {len(transcript)} characters; the limit is "
+                                                 f"{settings.max_chars}.")
+        import uuid
+
+        folder = Path(settings.jobs_dir) / ".audio"
+        folder.mkdir(parents=True, exist_ok=True)
+        suffix = next((s for s in (".wav", ".flac", ".ogg", ".mp3") if (file.filename or "").lower().endswith(s)),
+                      ".audio")
+        target = folder / f"{uuid.uuid4().hex}{suffix}"  # a name made here; removed when answered
+        try:
+            size = 0
+            with target.open("wb") as fh:
+                while chunk := await file.read(1 << 20):
+                    size += len(chunk)
+                    fh.write(chunk)
+            if size == 0:
+                raise ApiError(422, "empty_file", "The uploaded audio file is empty (0 bytes).")
+            loop = asyncio.get_running_loop()
+            result = await _timed(loop.run_in_executor(state["audio_executor"],
+                                                       lambda: model.analyze_audio(target, transcript)))
+        finally:
+            target.unlink(missing_ok=True)
         return result.to_dict() | {"model": settings.audio}
 
     job_errors = _responses(400, 401, 413, 422, 429, 503)

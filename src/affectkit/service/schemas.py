@@ -133,6 +133,12 @@ class AudioResponse(BaseModel):
     label: str
     scores: dict[str, float]
     branches: dict[str, dict[str, float] | None]
+    weights: dict[str, float]
+    transcript: str | None
+    transcript_source: str | None
+    duration_s: float | None
+    windows: int
+    audio_labels: dict[str, float] | None
     warnings: list[str]
 
 
