@@ -183,6 +183,13 @@ for _spec in (
     ModelSpec("emotion-transformer-v1", "emotion", "transformer",
               "the emotion head of affect-transformer-v1: 28 GoEmotions labels, dev-tuned thresholds, ONNX",
               _new(_TRANSFORMER, path=_TRANSFORMER_PATH, head="emotion"), ("emotion-transformer",)),
+    ModelSpec("speech-emotion-v1", "speech-emotion", "neural",
+              "acoustic branch: 7 emotions from speech, trained on RAVDESS (CC BY-NC-SA 4.0); needs affectkit[audio]",
+              _new("affectkit.audio.analyzer:SpeechEmotionAnalyzer"), ("speech-emotion",)),
+    ModelSpec("speech-text-emotion-v1", "speech-emotion", "neural",
+              "late fusion of speech-emotion-v1 and the emotion model's Ekman level (7 classes); transcripts "
+              "from Whisper tiny.en when none is given; needs affectkit[audio]",
+              _new("affectkit.audio.analyzer:SpeechTextEmotionAnalyzer"), ("audio", "speech-text-emotion")),
 ):
     registry.register(_spec)
 # Task defaults: the best shipped generation for each task.

@@ -24,7 +24,8 @@ def blocks(lang: str) -> list[str]:
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     (tmp_path / "examples").mkdir()
-    (tmp_path / "examples" / "reviews.csv").write_bytes((ROOT / "examples" / "reviews.csv").read_bytes())
+    for name in ("reviews.csv", "speech.flac"):
+        (tmp_path / "examples" / name).write_bytes((ROOT / "examples" / name).read_bytes())
     rows = [
         (t, y, ",".join(e))
         for t, y, e in zip(SENTIMENT_TEXTS[:16], SENTIMENT_Y[:16], (EMOTION_Y * 2)[:16], strict=True)

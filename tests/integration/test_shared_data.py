@@ -91,3 +91,23 @@ def test_cli_evaluate_absa(data_dir, monkeypatch):
     assert r.exit_code == 0, r.output
     obj = json.loads(r.stdout)
     assert set(obj["polarity"]["lexicon"]) == {"sentence", "clause"}
+
+
+def test_speech_model_on_unseen_ravdess_actors(data_dir):
+    """The shipped speech model on actors 17-20 (never trained on): the model card's 7-class accuracy."""
+    import csv
+
+    pytest.importorskip("soundfile")
+    from affectkit.audio import EMOTIONS7
+    from affectkit.audio.analyzer import SpeechEmotionAnalyzer
+
+    to7 = {"neutral": "neutral", "calm": "neutral", "happy": "joy", "sad": "sadness", "angry": "anger",
+           "fearful": "fear", "disgust": "disgust", "surprised": "surprise"}
+    root = data_dir / "ravdess-speech"
+    with (root / "labels.csv").open(encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if int(r["actor"]) in (17, 18, 19, 20)]
+    model = SpeechEmotionAnalyzer()
+    pred = model.predict([root / r["path"] for r in rows])
+    acc = sum(p == to7[r["emotion"]] for p, r in zip(pred, rows, strict=True)) / len(rows)
+    assert len(rows) == 240 and set(pred) <= set(EMOTIONS7)
+    assert acc >= 0.70, acc

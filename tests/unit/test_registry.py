@@ -64,4 +64,4 @@ def test_bad_param_at_load():
 
 def test_every_model_has_a_description():
     for spec in affectkit.list_models():
-        assert spec.description and spec.task in ("sentiment", "emotion")
+        assert spec.description and spec.task in ("sentiment", "emotion", "speech-emotion")

@@ -396,6 +396,47 @@ def _labelled(data: str, text_col: str, label_col: str | None, labels_col: str |
     return labelled.texts, labelled.y
 
 
+@app.command("audio")
+def audio_cmd(
+    file: Annotated[Path, typer.Argument(help="A wav, flac, ogg or mp3 file.")],
+    transcript: Annotated[str | None, typer.Option("--transcript", "-t", help="What is said (default: transcribed with Whisper tiny.en when installed).")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Speech + text model name or directory.")] = "audio",
+    mode: Annotated[str, typer.Option(help="Fusion: 'weighted' (learned weights) or 'stacking'.")] = "weighted",
+    asr: Annotated[bool | None, typer.Option("--asr/--no-asr", help="Transcribe when no --transcript is given (default: when installed).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON: the label, and the probabilities of the fusion and of each branch.")] = False,
+) -> None:
+    """Emotion from speech and text (7 classes): an acoustic branch, a text branch, late fusion."""
+    from affectkit.registry import load
+
+    try:
+        params: dict[str, Any] = {"mode": mode}
+        if asr is not None:
+            params["asr"] = asr
+        analyzer = load(model, **params)
+        with err.status("listening...", spinner="dots"):
+            result = analyzer.analyze(file, transcript)
+    except (AffectkitError, OSError, ValueError, KeyError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        out.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    table = Table(show_header=True, header_style="bold")
+    for col in ("emotion", "fused", "audio", "text"):
+        table.add_column(col, justify="left" if col == "emotion" else "right")
+    for label, p in sorted(result.scores.items(), key=lambda kv: -kv[1]):
+        row = [label, f"{p:.2f}"]
+        for branch in ("audio", "text"):
+            scores = result.branches.get(branch)
+            row.append(f"{scores[label]:.2f}" if scores else "-")
+        table.add_row(*row)
+    out.print(f"[bold]{result.label}[/bold]  ({result.duration_s} s, {result.windows} windows)")
+    if result.transcript is not None:
+        out.print(f"transcript ({result.transcript_source}): {result.transcript!r}", markup=False)
+    out.print(table)
+    for w in result.warnings:
+        err.print(f"note: {w}", markup=False)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
@@ -403,7 +444,7 @@ def serve(
     sentiment: Annotated[str, typer.Option("--sentiment", help="Sentiment model name or directory ('none' to leave out).")] = "sentiment",
     emotion: Annotated[str, typer.Option("--emotion", help="Emotion model name or directory ('none' to leave out).")] = "emotion",
     with_aspects: Annotated[bool, typer.Option("--aspects/--no-aspects", help="Serve /v1/aspects.")] = True,
-    audio: Annotated[str | None, typer.Option("--audio", help="Speech emotion model name or directory (serves /v1/audio).")] = None,
+    audio: Annotated[str, typer.Option("--audio", help="Speech + text emotion model for /v1/audio: a name or directory, 'auto' (when the [audio] extra is installed) or 'none'.")] = "auto",
     jobs_dir: Annotated[Path, typer.Option("--jobs-dir", help="Folder for uploaded review files, job results and jobs.sqlite.")] = Path("affectkit-jobs"),
     max_texts: Annotated[int, typer.Option(help="Texts per request (413 above).", min=1)] = 128,
     max_chars: Annotated[int, typer.Option(help="Characters per text (413 above).", min=1)] = 50_000,
@@ -424,7 +465,7 @@ def serve(
         settings = ServiceSettings(
             sentiment=None if sentiment.lower() in none else sentiment,
             emotion=None if emotion.lower() in none else emotion,
-            aspects=with_aspects, audio=audio, jobs_dir=jobs_dir, max_texts=max_texts, max_chars=max_chars,
+            aspects=with_aspects, audio=_audio_model(audio), jobs_dir=jobs_dir, max_texts=max_texts, max_chars=max_chars,
             max_upload_bytes=max_upload_mb * 1024 * 1024, timeout_s=timeout, cors_origins=tuple(cors_origin or ()),
             job_workers=job_workers,
         )
@@ -434,6 +475,19 @@ def serve(
     key = "on (AFFECTKIT_API_KEY)" if application.state.settings.api_key else "off"
     err.print(f"affectkit serving on http://{host}:{port}  (API key: {key}; docs at /docs)")
     uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+
+
+def _audio_model(name: str) -> str | None:
+    if name.lower() in ("none", ""):
+        return None
+    if name.lower() == "auto":
+        import importlib.util
+
+        from affectkit.registry import shipped_model_path
+
+        ready = all(importlib.util.find_spec(m) for m in ("soundfile", "librosa", "onnxruntime"))
+        return "audio" if ready and (shipped_model_path("speech-emotion-v1") / "config.json").is_file() else None
+    return name
 
 
 def main() -> None:

@@ -167,6 +167,7 @@ def _load_models(settings: ServiceSettings) -> dict[str, Any]:
         models["aspects"] = AspectAnalyzer(models["sentiment"])
     if settings.audio:
         models["audio"] = load(settings.audio)
+        models["audio"]._check_fitted()  # a missing speech model fails at start, not on the first upload
         if "emotion" in models and "text" in models["audio"].get_params():
             models["audio"].set_params(text=models["emotion"])  # one emotion model for text and speech routes
     for task in ("sentiment", "emotion"):  # load weights and sessions now, not on the first request
