@@ -150,3 +150,22 @@ def tiny_transformer(tmp_path_factory):
     model_dir = export_onnx(root / "run" / "best.pt", base, root / "model", thresholds=report["best"]["thresholds"],
                             max_length=32, metrics={"tiny": True})
     return {"dir": model_dir, "report": report, "base": base, "run": root / "run"}
+
+
+TINY_BILSTM = {"min_count": 1, "embed_dim": 16, "hidden": 16, "batch_size": 8, "lr": 1e-2, "dropout": 0.0}
+
+
+@pytest.fixture(scope="session")
+def tiny_bilstm():
+    """name -> fitted BiLSTM (single-label sentiment, multi-label emotion with tuned thresholds)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from affectkit.analyzers.neural import BiLSTMAnalyzer
+
+    return {
+        "tiny-bilstm-sentiment": BiLSTMAnalyzer(max_epochs=15, **TINY_BILSTM).fit(SENTIMENT_TEXTS, SENTIMENT_Y),
+        "tiny-bilstm-emotion": BiLSTMAnalyzer(task="emotion", max_epochs=15, **TINY_BILSTM).fit(
+            EMOTION_TEXTS, EMOTION_Y, EMOTION_TEXTS, EMOTION_Y
+        ),
+    }

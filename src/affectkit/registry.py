@@ -106,6 +106,7 @@ _ANALYZER_CLASSES: dict[str, str] = {
     "classic": "affectkit.analyzers.classic.model:ClassicAnalyzer",
     "transformer": "affectkit.analyzers.transformer:TransformerAnalyzer",
     "lexicon-nrc": "affectkit.analyzers.nrc:NRCEmotionAnalyzer",
+    "bilstm": "affectkit.analyzers.neural:BiLSTMAnalyzer",
 }
 
 

@@ -13,7 +13,7 @@ from affectkit.exceptions import InvalidInputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["train_classic", "write_model_card"]
+__all__ = ["train_classic", "train_neural", "write_model_card"]
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -47,37 +47,17 @@ def train_classic(
     """
     from affectkit.analyzers.classic.model import ClassicAnalyzer
     from affectkit.evaluation import evaluate
-    from affectkit.io import read_labelled
 
     say = log or logger.info
-    train = read_labelled(data, text_col, label_col, labels_col, label_cols)
-    for note in train.notes:
-        say(f"note: {note}")
-    texts, y = train.texts, train.y
-    if val is not None:
-        v = read_labelled(val, text_col, label_col, labels_col, label_cols)
-        val_texts, val_y = v.texts, v.y
-    elif val_fraction > 0 and len(texts) >= 20:
-        tr_idx, va_idx = _split(len(texts), val_fraction, seed)
-        val_texts, val_y = [texts[i] for i in va_idx], [y[i] for i in va_idx]
-        texts, y = [texts[i] for i in tr_idx], [y[i] for i in tr_idx]
-    else:
-        val_texts, val_y = [], []
-    if len(texts) < 2:
-        raise InvalidInputError(f"{Path(data).name} has {len(texts)} labelled rows; training needs at least 2.")
+    train, texts, y, val_texts, val_y = _load_splits(
+        data, val, val_fraction, seed, (text_col, label_col, labels_col, label_cols), say
+    )
     say(f"training {estimator} on {len(texts)} texts ({'multi' if train.multi_label else 'single'}-label)")
     model = ClassicAnalyzer(estimator, task=task, multi_label=train.multi_label, C=C, features=features)
     model.fit(texts, y, labels=train.labels)
     validation: dict[str, float] = {}
     if val_texts:
-        known = set(model.labels_)
-        keep = [
-            i for i, v in enumerate(val_y)
-            if (set(v) <= known if train.multi_label else v in known)
-        ]
-        if len(keep) < len(val_y):
-            say(f"note: {len(val_y) - len(keep)} validation rows have labels unseen in training; skipped")
-        val_texts, val_y = [val_texts[i] for i in keep], [val_y[i] for i in keep]
+        val_texts, val_y = _known_val(model.labels_, train.multi_label, val_texts, val_y, say)
     if val_texts:
         if model.tags.multi_label:
             model.tune_thresholds(val_texts, val_y)
@@ -92,6 +72,95 @@ def train_classic(
         command=None,
     )
     return {"path": str(path), "validation": validation, "labels": list(model.labels_)}
+
+
+def _load_splits(data, val, val_fraction, seed, cols, say):
+    """Training rows and validation rows (``val`` file, or a hold-out of ``data``)."""
+    from affectkit.io import read_labelled
+
+    train = read_labelled(data, *cols)
+    for note in train.notes:
+        say(f"note: {note}")
+    texts, y = train.texts, train.y
+    if val is not None:
+        v = read_labelled(val, *cols)
+        val_texts, val_y = v.texts, v.y
+    elif val_fraction > 0 and len(texts) >= 20:
+        tr_idx, va_idx = _split(len(texts), val_fraction, seed)
+        val_texts, val_y = [texts[i] for i in va_idx], [y[i] for i in va_idx]
+        texts, y = [texts[i] for i in tr_idx], [y[i] for i in tr_idx]
+    else:
+        val_texts, val_y = [], []
+    if len(texts) < 2:
+        raise InvalidInputError(f"{Path(data).name} has {len(texts)} labelled rows; training needs at least 2.")
+    return train, texts, y, val_texts, val_y
+
+
+def _known_val(labels, multi, val_texts, val_y, say):
+    """Validation rows whose labels the model knows."""
+    known = set(labels)
+    keep = [i for i, v in enumerate(val_y) if (set(v) <= known if multi else v in known)]
+    if len(keep) < len(val_y):
+        say(f"note: {len(val_y) - len(keep)} validation rows have labels unseen in training; skipped")
+    return [val_texts[i] for i in keep], [val_y[i] for i in keep]
+
+
+def train_neural(
+    data: str | Path,
+    out_dir: str | Path,
+    *,
+    text_col: str = "text",
+    label_col: str | None = None,
+    labels_col: str | None = None,
+    label_cols: Sequence[str] | None = None,
+    task: str = "sentiment",
+    val: str | Path | None = None,
+    val_fraction: float = 0.1,
+    epochs: int = 10,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train a :class:`BiLSTMAnalyzer` on a labelled file and save it to ``out_dir``.
+
+    Data handling is that of :func:`train_classic`; the validation data also drives early
+    stopping (the best epoch is kept) and the multi-label thresholds.
+    """
+    import time
+
+    from affectkit.analyzers.neural import BiLSTMAnalyzer
+    from affectkit.evaluation import evaluate
+
+    say = log or logger.info
+    train, texts, y, val_texts, val_y = _load_splits(
+        data, val, val_fraction, seed, (text_col, label_col, labels_col, label_cols), say
+    )
+    if val_texts:
+        val_texts, val_y = _known_val(set().union(*map(set, y)) if train.multi_label else set(y),
+                                      train.multi_label, val_texts, val_y, say)
+    say(f"training bilstm on {len(texts)} texts ({'multi' if train.multi_label else 'single'}-label), "
+        f"{len(val_texts)} validation texts")
+    model = BiLSTMAnalyzer(task=task, multi_label=train.multi_label, max_epochs=epochs, random_state=seed,
+                           **(params or {}))
+    start = time.perf_counter()
+    model.fit(texts, y, val_texts or None, val_y or None, labels=train.labels)
+    seconds = time.perf_counter() - start
+    for rec in model.history_:
+        say("epoch " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in rec.items()))
+    validation: dict[str, float] = {}
+    if val_texts:
+        validation = evaluate([model], val_texts, val_y, data_name="validation").results[0].metrics
+    path = model.save(out_dir)
+    write_model_card(
+        path,
+        title=f"affectkit BiLSTM {task} model",
+        data=str(data),
+        metrics={"validation": validation} if validation else {},
+        command=None,
+        extra=f"Trained for {len(model.history_)} epochs in {seconds:.0f} s.",
+    )
+    return {"path": str(path), "validation": validation, "labels": list(model.labels_),
+            "epochs": len(model.history_), "seconds": seconds}
 
 
 def write_model_card(

@@ -25,12 +25,15 @@ TEXTS = [
 REGISTERED = [spec.name for spec in affectkit.list_models() if spec.task in ("sentiment", "emotion")]
 TINY = [f"tiny-{task}-{est}" for task in ("sentiment", "emotion") for est in ("logreg", "svm", "nb", "tree")]
 TINY_TRANSFORMER = ["tiny-transformer-sentiment", "tiny-transformer-emotion"]
+TINY_BILSTM = ["tiny-bilstm-sentiment", "tiny-bilstm-emotion"]
 
 
-@pytest.fixture(scope="module", params=REGISTERED + TINY + TINY_TRANSFORMER)
+@pytest.fixture(scope="module", params=REGISTERED + TINY + TINY_TRANSFORMER + TINY_BILSTM)
 def analyzer(request, tiny_models):
     if request.param in tiny_models:
         return tiny_models[request.param]
+    if request.param in TINY_BILSTM:
+        return request.getfixturevalue("tiny_bilstm")[request.param]
     if request.param in TINY_TRANSFORMER:
         built = request.getfixturevalue("tiny_transformer")
         return affectkit.load(built["dir"], head=request.param.rsplit("-", 1)[1])
@@ -43,7 +46,7 @@ def analyzer(request, tiny_models):
 def tolerance(analyzer) -> float:
     # A transformer pads each batch to its longest text; the matrix kernels then see other
     # shapes, so scores agree to float32 rounding rather than bit for bit.
-    return 1e-5 if analyzer.tags.generation == "transformer" else 1e-12
+    return 1e-5 if analyzer.tags.generation in ("transformer", "neural") else 1e-12
 
 
 def test_labels(analyzer):

@@ -268,22 +268,27 @@ def train(
     label_col: Annotated[str | None, typer.Option(help="Column with one label per row (single-label).")] = None,
     labels_col: Annotated[str | None, typer.Option(help="Column with comma-separated labels (multi-label).")] = None,
     label_cols: Annotated[str | None, typer.Option(help="Comma-separated names of 0/1 label columns (multi-label).")] = None,
-    arch: Annotated[str, typer.Option(help="Estimator: logreg, svm, nb or tree.")] = "logreg",
+    arch: Annotated[str, typer.Option(help="Estimator: logreg, svm, nb or tree (classic), or bilstm (neural; needs affectkit[train]).")] = "logreg",
     task: Annotated[str, typer.Option(help="Task name stored with the model (sentiment, emotion, ...).")] = "sentiment",
     val: Annotated[Path | None, typer.Option(help="Validation file (same columns), used to tune multi-label thresholds and report scores.")] = None,
     val_fraction: Annotated[float, typer.Option(help="Without --val: fraction held out for validation (multi-label threshold tuning and the report).", min=0.0, max=0.5)] = 0.1,
     c: Annotated[float, typer.Option("--C", help="Inverse regularisation of logreg and svm.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Random seed of the hold-out split.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed of the hold-out split (and of bilstm training).")] = 0,
+    epochs: Annotated[int, typer.Option(help="bilstm: maximum epochs (early stopping on the validation loss).", min=1)] = 10,
 ) -> None:
-    """Train a classic model on your labelled file and write a model directory."""
-    from affectkit.training import train_classic
+    """Train a classic or BiLSTM model on your labelled file and write a model directory."""
+    from affectkit.training import train_classic, train_neural
 
+    columns = {"text_col": text_col, "label_col": label_col, "labels_col": labels_col,
+               "label_cols": label_cols.split(",") if label_cols else None}
+    say = lambda m: err.print(m, markup=False)  # noqa: E731
     try:
-        report = train_classic(
-            data, out_dir, text_col=text_col, label_col=label_col, labels_col=labels_col,
-            label_cols=label_cols.split(",") if label_cols else None, estimator=arch, task=task,
-            val=val, val_fraction=val_fraction, C=c, seed=seed, log=lambda m: err.print(m, markup=False),
-        )
+        if arch == "bilstm":
+            report = train_neural(data, out_dir, **columns, task=task, val=val, val_fraction=val_fraction,
+                                  epochs=epochs, seed=seed, log=say)
+        else:
+            report = train_classic(data, out_dir, **columns, estimator=arch, task=task, val=val,
+                                   val_fraction=val_fraction, C=c, seed=seed, log=say)
     except (AffectkitError, OSError, ValueError, KeyError) as exc:
         raise _fail(exc) from None
     out.print(f"Model written to {report['path']}")

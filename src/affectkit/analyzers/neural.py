@@ -1,0 +1,427 @@
+"""The neural generation: a BiLSTM text classifier trained from scratch.
+
+Words come from :func:`affectkit.text.tokenize.tokenize` (lower-cased, no negation
+suffixes); a vocabulary is built at fit time (ids 0 = padding, 1 = unknown). The network
+is embedding -> one bidirectional LSTM layer -> masked mean + max pooling -> dropout ->
+linear. It is trained with torch (the ``[train]`` extra), then exported to ONNX; prediction
+runs in onnxruntime only, so loading a saved model and predicting never imports torch.
+
+Texts longer than ``max_len`` tokens are never truncated: they are split into chunks of
+``max_len`` tokens, each chunk is scored, and the chunk scores are averaged (single-label)
+or max-pooled (multi-label). Texts of one batch are grouped by token count and run without
+padding, so a text's scores do not depend on the other texts of its batch.
+
+A model directory holds ``config.json``, ``vocab.json`` and ``model.onnx``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectkit._validation import as_text_batch
+from affectkit.base import Analyzer, Tags
+from affectkit.exceptions import InvalidInputError, ModelFormatError, require
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BiLSTMAnalyzer"]
+
+PAD, UNK = 0, 1
+MODEL_FILE = "model.onnx"
+VOCAB_FILE = "vocab.json"
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _tokens(text: str) -> list[str]:
+    from affectkit.text.tokenize import tokenize
+
+    return tokenize(text, negation=False)[0]
+
+
+class BiLSTMAnalyzer(Analyzer):
+    """A bidirectional LSTM over words, trained on your labelled texts (single- or multi-label).
+
+    Parameters
+    ----------
+    task:
+        Name of the task (``"sentiment"``, ``"emotion"`` or your own); used in results.
+    multi_label:
+        Sigmoid per label (marginals) instead of a softmax; ``None`` detects it from ``y``.
+    max_len:
+        Tokens per chunk; longer texts are split into chunks and the chunk scores combined.
+    embed_dim, hidden:
+        Size of the word embeddings (trained from scratch) and of each LSTM direction.
+    dropout:
+        Dropout before the output layer.
+    min_count, max_vocab:
+        Words seen fewer than ``min_count`` times are unknown; at most ``max_vocab`` ids.
+    lr, batch_size, max_epochs, patience:
+        Adam learning rate, batch size, epoch limit, and epochs without improvement of the
+        validation loss before stopping (early stopping needs validation data).
+    class_weight:
+        ``"balanced"`` weighs each class of a single-label model by the inverse of its frequency
+        in the loss (good for macro-recall), or ``None``. Multi-label models tune thresholds instead.
+    threshold:
+        Decision threshold(s) for multi-label prediction; ``None`` uses the tuned ``thresholds_``.
+    threads:
+        onnxruntime threads for prediction.
+    random_state:
+        Seed of initialisation, shuffling and dropout.
+    """
+
+    kind = "bilstm"
+
+    def __init__(
+        self,
+        *,
+        task: str = "sentiment",
+        multi_label: bool | None = None,
+        max_len: int = 128,
+        embed_dim: int = 100,
+        hidden: int = 128,
+        dropout: float = 0.3,
+        min_count: int = 2,
+        max_vocab: int = 30000,
+        lr: float = 2e-3,
+        batch_size: int = 64,
+        max_epochs: int = 10,
+        patience: int = 2,
+        class_weight: str | None = "balanced",
+        threshold: object = None,
+        threads: int = 1,
+        random_state: int = 0,
+    ):
+        self.task = task
+        self.multi_label = multi_label
+        self.max_len = max_len
+        self.embed_dim = embed_dim
+        self.hidden = hidden
+        self.dropout = dropout
+        self.min_count = min_count
+        self.max_vocab = max_vocab
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.class_weight = class_weight
+        self.threshold = threshold
+        self.threads = threads
+        self.random_state = random_state
+
+    @property
+    def tags(self) -> Tags:
+        multi = bool(self.multi_label_ if hasattr(self, "multi_label_") else self.multi_label)
+        return Tags(task=self.task, multi_label=multi, trainable=True, generation="neural")
+
+    # -- validation --------------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        name = type(self).__name__
+        for key in ("max_len", "embed_dim", "hidden", "min_count", "max_vocab", "batch_size", "max_epochs"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise InvalidInputError(f"The '{key}' parameter of {name} must be an integer >= 1. Got {v!r}.")
+        if self.max_vocab < 3:
+            raise InvalidInputError(f"The 'max_vocab' parameter of {name} must be >= 3. Got {self.max_vocab!r}.")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise InvalidInputError(f"The 'patience' parameter of {name} must be an integer >= 0. Got {self.patience!r}.")
+        if not isinstance(self.lr, int | float) or self.lr <= 0:
+            raise InvalidInputError(f"The 'lr' parameter of {name} must be a number > 0. Got {self.lr!r}.")
+        if self.class_weight not in ("balanced", None):
+            raise InvalidInputError(
+                f"The 'class_weight' parameter of {name} must be 'balanced' or None. Got {self.class_weight!r}."
+            )
+        if not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
+            raise InvalidInputError(f"The 'dropout' parameter of {name} must be in [0, 1). Got {self.dropout!r}.")
+
+    # -- tokens ------------------------------------------------------------------------------
+    def _ids(self, text: str) -> list[int]:
+        vocab = self.vocab_
+        return [vocab.get(t, UNK) for t in _tokens(text)]
+
+    def _chunks(self, ids: list[int]) -> list[list[int]]:
+        """Chunks of at most ``max_len`` ids; an empty text is one padding id (pooled to zeros)."""
+        if not ids:
+            return [[PAD]]
+        m = int(self.max_len)
+        return [ids[i:i + m] for i in range(0, len(ids), m)]
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(
+        self,
+        texts: Sequence[str],
+        y: object,
+        val_texts: Sequence[str] | None = None,
+        val_y: object = None,
+        labels: Sequence[str] | None = None,
+    ) -> BiLSTMAnalyzer:
+        """Train on ``texts`` and labels ``y`` (like :class:`ClassicAnalyzer`), then export to ONNX.
+
+        With validation data, training stops early when the validation loss has not improved
+        for ``patience`` epochs (the best epoch is kept), and multi-label thresholds are tuned
+        for F1 per label.
+        """
+        from affectkit.analyzers.classic.model import ClassicAnalyzer
+
+        torch = require("torch", "train", "Training a BiLSTM")
+        self._validate_params()
+        name = type(self).__name__
+        batch = as_text_batch(texts, method=f"{name}.fit")
+        if len(batch) == 0:
+            raise InvalidInputError(f"{name}.fit needs at least one text. Got an empty list.")
+        encoder = ClassicAnalyzer(multi_label=self.multi_label)
+        target, names, multi = encoder._encode_y(y, len(batch), labels)
+        has_val = val_texts is not None and len(val_texts) > 0
+        if has_val:
+            vbatch = as_text_batch(val_texts, method=f"{name}.fit")
+            encoder.multi_label = multi
+            vtarget, _, _ = encoder._encode_y(val_y, len(vbatch), names)
+
+        tokenized = [_tokens(t) for t in batch.texts]
+        counts = Counter(tok for toks in tokenized for tok in toks)
+        kept = sorted((t for t, c in counts.items() if c >= self.min_count), key=lambda t: (-counts[t], t))
+        self.vocab_ = {t: i + 2 for i, t in enumerate(kept[: self.max_vocab - 2])}
+        self.labels_ = names
+        self.multi_label_ = multi
+        self.__dict__.pop("_ort", None)
+
+        def examples(toks_list: list[list[str]], tgt: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
+            seqs, rows = [], []
+            for i, toks in enumerate(toks_list):
+                for chunk in self._chunks([self.vocab_.get(t, UNK) for t in toks]):
+                    seqs.append(chunk)
+                    rows.append(i)
+            return seqs, tgt[np.asarray(rows, dtype=np.int64)]
+
+        train_seqs, train_tgt = examples(tokenized, target)
+        if has_val:
+            val_seqs, val_tgt = examples([_tokens(t) for t in vbatch.texts], vtarget)
+
+        torch.manual_seed(self.random_state)
+        rng = np.random.default_rng(self.random_state)
+        net = _network(torch, len(self.vocab_) + 2, self.embed_dim, self.hidden, self.dropout, len(names))
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+        if multi:
+            loss_fn = torch.nn.BCEWithLogitsLoss()
+        elif self.class_weight == "balanced":
+            counts_y = np.bincount(train_tgt, minlength=len(names)).astype(np.float64)
+            w = np.where(counts_y > 0, len(train_tgt) / (len(names) * np.maximum(counts_y, 1)), 0.0)
+            loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32))
+        else:
+            loss_fn = torch.nn.CrossEntropyLoss()
+
+        def tensors(seqs: list[list[int]], tgt: np.ndarray, idx: np.ndarray):
+            lengths = [len(seqs[i]) for i in idx]
+            ids = torch.zeros((len(idx), max(lengths)), dtype=torch.long)
+            for r, i in enumerate(idx):
+                ids[r, : lengths[r]] = torch.tensor(seqs[i], dtype=torch.long)
+            t = torch.tensor(tgt[idx], dtype=torch.float32 if multi else torch.long)
+            return ids, torch.tensor(lengths, dtype=torch.long), t
+
+        def val_loss() -> float:
+            net.eval()
+            total = 0.0
+            order = np.argsort([len(s) for s in val_seqs], kind="stable")
+            with torch.no_grad():
+                for s in range(0, len(order), 256):
+                    ids, lengths, t = tensors(val_seqs, val_tgt, order[s:s + 256])
+                    total += float(loss_fn(net(ids, lengths), t)) * len(lengths)
+            return total / len(order)
+
+        best, best_state, bad = float("inf"), None, 0
+        self.history_ = []
+        start = time.perf_counter()
+        for epoch in range(self.max_epochs):
+            net.train()
+            perm = rng.permutation(len(train_seqs))
+            total = 0.0
+            for s in range(0, len(perm), self.batch_size):
+                ids, lengths, t = tensors(train_seqs, train_tgt, perm[s:s + self.batch_size])
+                opt.zero_grad()
+                loss = loss_fn(net(ids, lengths), t)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+                opt.step()
+                total += loss.item() * len(lengths)
+            record = {"epoch": epoch + 1, "train_loss": total / len(perm), "seconds": time.perf_counter() - start}
+            if has_val:
+                record["val_loss"] = val_loss()
+            self.history_.append(record)
+            logger.info("bilstm epoch %s", record)
+            if not has_val:
+                continue
+            if record["val_loss"] < best - 1e-6:
+                best, bad = record["val_loss"], 0
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                bad += 1
+                if bad >= max(self.patience, 1):
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        net.eval()
+        self.onnx_ = _export(torch, net)
+        self.__dict__.pop("thresholds_", None)
+        if multi:
+            self.thresholds_ = np.full(len(names), 0.5)
+            if has_val:
+                self.tune_thresholds(vbatch.texts, val_y)
+        return self
+
+    def tune_thresholds(self, texts: Sequence[str], y: object, grid: Sequence[float] | None = None) -> BiLSTMAnalyzer:
+        """Choose, per label, the threshold that maximises F1 on ``(texts, y)`` (validation data)."""
+        from affectkit.analyzers.classic.model import ClassicAnalyzer, best_f1_thresholds
+
+        self._check_fitted()
+        if not self.multi_label_:
+            raise InvalidInputError("tune_thresholds applies to multi-label models only.")
+        batch = as_text_batch(texts, method=f"{type(self).__name__}.tune_thresholds")
+        Y, _, _ = ClassicAnalyzer(multi_label=True)._encode_y(y, len(batch), self.labels_)
+        self.thresholds_ = best_f1_thresholds(self._proba_of_batch(batch), Y, grid)
+        return self
+
+    # -- prediction --------------------------------------------------------------------------
+    def _session(self) -> Any:
+        sess = self.__dict__.get("_ort")
+        if sess is None:
+            ort = require("onnxruntime", "serve", "The BiLSTM models")
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = int(self.threads)
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            sess = ort.InferenceSession(self.onnx_, opts, providers=["CPUExecutionProvider"])
+            self.__dict__["_ort"] = sess
+        return sess
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        sess = self._session()
+        chunks: list[list[int]] = []
+        owner: list[int] = []
+        for i, text in enumerate(texts):
+            for c in self._chunks(self._ids(text)):
+                chunks.append(c)
+                owner.append(i)
+        by_len: dict[int, list[int]] = {}
+        for j, c in enumerate(chunks):
+            by_len.setdefault(len(c), []).append(j)
+        logits = np.zeros((len(chunks), len(self.labels_)), dtype=np.float64)
+        for _, idx in sorted(by_len.items()):
+            for s in range(0, len(idx), 256):
+                part = idx[s:s + 256]
+                ids = np.asarray([chunks[j] for j in part], dtype=np.int64)
+                logits[part] = sess.run(None, {"input_ids": ids})[0]
+        p = _sigmoid(logits) if self.multi_label_ else _softmax(logits)
+        owner_arr = np.asarray(owner)
+        out = np.zeros((len(texts), len(self.labels_)), dtype=np.float64)
+        if self.multi_label_:
+            np.maximum.at(out, owner_arr, p)
+        else:
+            np.add.at(out, owner_arr, p)
+            out /= np.bincount(owner_arr, minlength=len(texts))[:, None]
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_ort", None)
+        return state
+
+    # -- persistence -------------------------------------------------------------------------
+    def _config(self) -> dict[str, Any]:
+        config = super()._config()
+        config["thresholds"] = [float(t) for t in self.thresholds_] if self.multi_label_ else None
+        config["vocab_size"] = len(self.vocab_) + 2
+        config["onnx"] = {"file": MODEL_FILE, "inputs": ["input_ids"], "outputs": ["logits"],
+                          "link": "sigmoid" if self.multi_label_ else "softmax"}
+        if getattr(self, "history_", None):
+            config["history"] = self.history_
+        return config
+
+    def _save_arrays(self, path: Path, config: dict[str, Any]) -> None:
+        words = sorted(self.vocab_, key=self.vocab_.__getitem__)
+        (path / VOCAB_FILE).write_text(json.dumps({"pad": PAD, "unk": UNK, "words": words}, ensure_ascii=False),
+                                       encoding="utf-8")
+        (path / MODEL_FILE).write_bytes(self.onnx_)
+
+    @classmethod
+    def _from_dir(cls, path: Path, config: dict[str, Any]) -> BiLSTMAnalyzer:
+        try:
+            vocab = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
+            onnx_bytes = (path / MODEL_FILE).read_bytes()
+            words = vocab["words"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelFormatError(f"Cannot read the BiLSTM model in {path}: {exc}") from exc
+        model = cls(**dict(config.get("params", {})))
+        model.vocab_ = {w: i + 2 for i, w in enumerate(words)}
+        model.onnx_ = onnx_bytes
+        model.labels_ = tuple(config["labels"])
+        model.multi_label_ = bool(config["multi_label"])
+        if model.multi_label_:
+            model.thresholds_ = np.asarray(config["thresholds"], dtype=np.float64)
+        model.history_ = config.get("history", [])
+        model.card_ = config.get("card", {})
+        return model
+
+
+# -- torch parts (training only) ---------------------------------------------------------------
+def _network(torch: Any, vocab_size: int, embed_dim: int, hidden: int, dropout: float, n_out: int) -> Any:
+    nn = torch.nn
+
+    class BiLSTM(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
+            self.lstm = nn.LSTM(embed_dim, hidden, num_layers=1, batch_first=True, bidirectional=True)
+            self.drop = nn.Dropout(dropout)
+            self.out = nn.Linear(4 * hidden, n_out)
+
+        def forward(self, ids, lengths=None):
+            mask = (ids != PAD).unsqueeze(-1).to(torch.float32)
+            x = self.embed(ids)
+            if lengths is not None:  # training: packed, so padding never enters the recurrence
+                packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+                h, _ = self.lstm(packed)
+                h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=ids.shape[1])
+            else:  # inference (and the ONNX graph): texts of one length, no padding
+                h, _ = self.lstm(x)
+            count = mask.sum(dim=1)
+            mean = (h * mask).sum(dim=1) / count.clamp(min=1.0)
+            mx = (h * mask - (1.0 - mask) * 1e4).max(dim=1).values * (count > 0).to(torch.float32)
+            return self.out(self.drop(torch.cat([mean, mx], dim=1)))
+
+    return BiLSTM()
+
+
+def _export(torch: Any, net: Any) -> bytes:
+    """The network as ONNX bytes, with dynamic batch and length axes."""
+    buf = io.BytesIO()
+    ids = torch.ones((1, 5), dtype=torch.long)
+    import warnings
+
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated in favour of dynamo; both work here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)  # tracer notes (LSTM batch size), expected
+        warnings.simplefilter("ignore", getattr(torch.jit, "TracerWarning", UserWarning))
+        torch.onnx.export(
+            net, (ids,), buf,
+            input_names=["input_ids"], output_names=["logits"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
+    return buf.getvalue()
