@@ -26,12 +26,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch  # noqa: TID253  (a training script: torch is required)
 import torch.nn as nn  # noqa: TID253
 import torch.nn.functional as F  # noqa: TID253
 
+from affectkit._runtime import softmax
 from affectkit.audio.features import SAMPLE_RATE, FeatureExtractor, trim_silence, windows
+from affectkit.audio.io import load_audio
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "src" / "affectkit" / "models" / "speech-emotion-v1"
@@ -77,14 +78,8 @@ def load_ravdess(data: Path) -> list[dict]:
 
 
 def read_audio(path: str) -> np.ndarray:
-    y, sr = sf.read(path, dtype="float32", always_2d=False)
-    if y.ndim == 2:
-        y = y.mean(axis=1)
-    if sr != SAMPLE_RATE:
-        import librosa
-
-        y = librosa.resample(y, orig_sr=sr, target_sr=SAMPLE_RATE)
-    return np.ascontiguousarray(y, dtype=np.float32)
+    """16 kHz mono float32, read as inference reads it."""
+    return load_audio(path).samples
 
 
 def clip_windows(path: str) -> list[np.ndarray]:
@@ -163,12 +158,6 @@ def confusion(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> list[list[
     from sklearn.metrics import confusion_matrix
 
     return confusion_matrix(y, probs.argmax(1), labels=list(range(len(labels)))).tolist()
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def clip_mean(probs_w: np.ndarray, clip_w: np.ndarray, n_clips: int) -> np.ndarray:
@@ -541,26 +530,18 @@ Architecture: {arch}
     (out / "README.md").write_text(text, encoding="utf-8")
 
 
-_SESSIONS: dict[str, tuple] = {}
+_ANALYZERS: dict[str, object] = {}
 
 
 def predict_file(path: str, model_dir: Path = DEFAULT_OUT) -> dict[str, float]:
-    """Reference inference: load -> trim -> windows -> FeatureExtractor -> onnxruntime -> softmax -> mean."""
-    import onnxruntime as ort
+    """The shipped inference path (``SpeechEmotionAnalyzer``: load, trim, windows, features, ONNX, mean).
 
-    key = str(model_dir)
-    if key not in _SESSIONS:
-        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 2
-        sess = ort.InferenceSession(str(model_dir / "model.onnx"), opts, providers=["CPUExecutionProvider"])
-        _SESSIONS[key] = (config, sess, FeatureExtractor(config["features"], threads=2))
-    config, sess, fe = _SESSIONS[key]
-    y = trim_silence(read_audio(path), config["sample_rate"])
-    ws = windows(y, config["sample_rate"], config["window_s"], config["hop_s"])
-    logits = sess.run([config["output"]], {config["input"]: fe(ws)})[0]
-    probs = softmax(logits.astype(np.float64)).mean(axis=0)
-    return dict(zip(config["labels"], probs.tolist(), strict=True))
+    Its probabilities over the model's own labels; used to check the export end to end.
+    """
+    from affectkit.audio.analyzer import SpeechEmotionAnalyzer
+
+    model = _ANALYZERS.setdefault(str(model_dir), SpeechEmotionAnalyzer(str(model_dir)))
+    return dict(zip(model.model_labels_, model.score(path)[1].tolist(), strict=True))
 
 
 # ------------------------------------------------------------------------------------------------ main

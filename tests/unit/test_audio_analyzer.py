@@ -68,6 +68,15 @@ def test_formats_are_read_as_16k_mono(tmp_path, fmt, subtype, ext):
     assert abs(b.duration - a.duration) < 0.1
 
 
+def test_max_seconds_reads_only_the_head(tmp_path):
+    path = tmp_path / "five.wav"
+    sf.write(path, _tone(5.0), 16_000)
+    head = load_audio(path, max_seconds=1.5)
+    assert abs(head.duration - 1.5) < 1e-3 and any("first 1.5 s" in w for w in head.warnings)
+    whole = load_audio(path, max_seconds=60)
+    assert abs(whole.duration - 5.0) < 1e-3 and not any("first" in w for w in whole.warnings)
+
+
 @pytest.mark.parametrize("source, words", [
     (b"", "empty"),
     (b"this is a text file, not audio", "Cannot read"),

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from affectkit._runtime import onnx_session, sigmoid, softmax
 from affectkit._validation import as_text_batch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
@@ -38,16 +39,6 @@ __all__ = ["BiLSTMAnalyzer"]
 PAD, UNK = 0, 1
 MODEL_FILE = "model.onnx"
 VOCAB_FILE = "vocab.json"
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 def _tokens(text: str) -> list[str]:
@@ -301,12 +292,7 @@ class BiLSTMAnalyzer(Analyzer):
     def _session(self) -> Any:
         sess = self.__dict__.get("_ort")
         if sess is None:
-            ort = require("onnxruntime", "serve", "The BiLSTM models")
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = int(self.threads)
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            sess = ort.InferenceSession(self.onnx_, opts, providers=["CPUExecutionProvider"])
+            sess = onnx_session(self.onnx_, int(self.threads), feature="The BiLSTM models")
             self.__dict__["_ort"] = sess
         return sess
 
@@ -327,7 +313,7 @@ class BiLSTMAnalyzer(Analyzer):
                 part = idx[s:s + 256]
                 ids = np.asarray([chunks[j] for j in part], dtype=np.int64)
                 logits[part] = sess.run(None, {"input_ids": ids})[0]
-        p = _sigmoid(logits) if self.multi_label_ else _softmax(logits)
+        p = sigmoid(logits) if self.multi_label_ else softmax(logits)
         owner_arr = np.asarray(owner)
         out = np.zeros((len(texts), len(self.labels_)), dtype=np.float64)
         if self.multi_label_:

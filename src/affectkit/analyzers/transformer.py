@@ -21,13 +21,13 @@ The per-segment scores and character spans are kept in ``Result.segments``.
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from affectkit._runtime import available_cores, onnx_session, sigmoid, softmax
 from affectkit._validation import TextBatch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
@@ -39,39 +39,15 @@ __all__ = ["TransformerAnalyzer"]
 MODEL_FILE = "model.onnx"
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def _available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 class _Backbone:
     """The ONNX session and tokenizer of one model directory (shared by its analyzers)."""
 
     def __init__(self, path: Path, threads: int, spin: bool = True):
-        ort = require("onnxruntime", "serve", "The transformer models")
         tokenizers = require("tokenizers", "serve", "The transformer models")
         self.path = path
         self.config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        if not spin:  # idle intra-op threads sleep instead of busy-waiting for the next call
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path / MODEL_FILE), opts, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path / MODEL_FILE, threads, spin=spin, optimize=True,
+                                    feature="The transformer models")
         self.outputs = [o.name for o in self.session.get_outputs()]
         tok = tokenizers.Tokenizer.from_file(str(path / "tokenizer.json"))
         tok.no_padding()
@@ -170,7 +146,7 @@ class TransformerAnalyzer(Analyzer):
                 f"The transformer model directory {self.path} is missing or incomplete. Reinstall affectkit, "
                 f"or point 'path' at a directory written by scripts/train_transformer_defaults.py."
             )
-        bb = _backbone(str(Path(self.path).resolve()), self.threads or _available_cores(), bool(self.spin))
+        bb = _backbone(str(Path(self.path).resolve()), self.threads or available_cores(), bool(self.spin))
         heads = bb.config.get("heads", {})
         if self.head not in heads:
             raise InvalidInputError(
@@ -265,7 +241,7 @@ class TransformerAnalyzer(Analyzer):
         per_unit: dict[str, np.ndarray] = {}
         for name, head in heads.items():
             z = logits.get(head["output"], np.zeros((0, len(head["labels"]))))
-            p = per_unit[name] = (_sigmoid(z) if head["multi_label"] else _softmax(z)).astype(np.float64)
+            p = per_unit[name] = (sigmoid(z) if head["multi_label"] else softmax(z)).astype(np.float64)
             if not texts:
                 out[name] = np.zeros((0, len(head["labels"])))
             elif head["multi_label"]:  # a document shows an emotion if one of its segments does

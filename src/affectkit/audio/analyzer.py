@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from affectkit._runtime import available_cores, onnx_session, softmax
 from affectkit.audio import EMOTIONS7
 from affectkit.audio.io import SAMPLE_RATE, Audio, AudioSource, iter_audio, load_audio
 from affectkit.base import Analyzer, Tags
@@ -68,20 +69,9 @@ class AudioResult:
         }
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 @lru_cache(maxsize=4)
 def _session(path: str, threads: int) -> Any:
-    ort = require("onnxruntime", "audio", _FEATURE)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    return onnx_session(path, threads, extra="audio", feature=_FEATURE)
 
 
 class SpeechEmotionAnalyzer(Analyzer):
@@ -163,7 +153,7 @@ class SpeechEmotionAnalyzer(Analyzer):
         for start in range(0, len(wins), self.batch_size):
             x = extract(wins[start : start + self.batch_size])
             logits = session.run([cfg["output"]], {cfg["input"]: x})[0]
-            out.append(_softmax(np.asarray(logits, dtype=np.float64)))
+            out.append(softmax(np.asarray(logits, dtype=np.float64)))
         return np.concatenate(out) if out else np.zeros((0, len(cfg["labels"])))
 
     def score(self, audio: AudioSource | Audio) -> tuple[np.ndarray, np.ndarray, int, float, list[str]]:
@@ -258,13 +248,7 @@ def _extractor(path: str) -> Any:
 
 
 def _cores() -> int:
-    import os
-
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        n = os.cpu_count() or 1
-    return max(1, min(4, n))
+    return min(4, available_cores())
 
 
 def _check_sequence(items: Any, name: str, method: str) -> None:
@@ -428,7 +412,7 @@ class SpeechTextEmotionAnalyzer(Analyzer):
             z = coef @ np.concatenate([p_audio, p_text]) + np.asarray(stack["intercept"], dtype=np.float64)
             classes = list(stack["classes"])
             p = np.zeros(len(EMOTIONS7))
-            p[[EMOTIONS7.index(c) for c in classes]] = _softmax(z)
+            p[[EMOTIONS7.index(c) for c in classes]] = softmax(z)
             return p, {}  # a learned stacking has no branch weights
         w = self._weights()
         return w["audio"] * p_audio + w["text"] * p_text, w
@@ -474,10 +458,6 @@ class SpeechTextEmotionAnalyzer(Analyzer):
         raw_scores = dict(zip(speech.model_labels_, raw.tolist(), strict=True)) if raw is not None else None
         return AudioResult(max(scores, key=scores.__getitem__), scores, branch, weights, transcript, source,
                            duration, n, raw_scores, tuple(warnings))
-
-    def analyze_audio(self, data: AudioSource, transcript: str | None = None) -> AudioResult:
-        """The service's entry point: the bytes (or path) of one file and an optional transcript."""
-        return self.analyze(data, transcript)
 
     def _use_asr(self) -> bool:
         if self.asr == "auto":

@@ -77,13 +77,20 @@ def _resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
     return resample_poly(y, target // g, sr // g).astype(np.float32)
 
 
-def _decode_any(source: AudioSource) -> tuple[np.ndarray, int]:
-    """Decode with libsndfile (wav, flac, ogg, mp3), else with FFmpeg (PyAV) when installed."""
+def _decode_any(source: AudioSource, max_seconds: float | None = None) -> tuple[np.ndarray, int, bool]:
+    """``(samples, rate, cut)``: libsndfile (wav, flac, ogg, mp3), else FFmpeg (PyAV) when installed.
+
+    With ``max_seconds``, libsndfile reads only that much, so a long file's head costs only its head.
+    """
     sf = require("soundfile", "audio", _FEATURE)
     handle = io.BytesIO(bytes(source)) if isinstance(source, bytes | bytearray) else str(source)
     try:
-        data, sr = sf.read(handle, dtype="float32", always_2d=False)
-        return _mono(data), int(sr)
+        with sf.SoundFile(handle) as f:
+            sr = int(f.samplerate)
+            frames = f.frames if max_seconds is None else min(f.frames, int(max_seconds * sr))
+            cut = frames < f.frames
+            data = f.read(frames, dtype="float32", always_2d=False)
+        return _mono(data), sr, cut
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as first:
         error = str(first).split(": ")[-1] if ": " in str(first) else str(first)
     import importlib.util
@@ -95,7 +102,9 @@ def _decode_any(source: AudioSource) -> tuple[np.ndarray, int]:
             handle = io.BytesIO(bytes(source)) if isinstance(source, bytes | bytearray) else str(source)
             y = decode_audio(handle, sampling_rate=SAMPLE_RATE)
             if len(y):
-                return np.asarray(y, dtype=np.float32), SAMPLE_RATE
+                cut = max_seconds is not None and len(y) > max_seconds * SAMPLE_RATE
+                y = y[: int(max_seconds * SAMPLE_RATE)] if cut else y
+                return np.asarray(y, dtype=np.float32), SAMPLE_RATE, bool(cut)
         except Exception:  # noqa: BLE001 - every decoder failure means the same thing to the caller
             pass
     raise InvalidInputError(f"Cannot read {_name(source)} as audio ({error}). Expected a wav, flac, ogg or mp3 file.")
@@ -104,12 +113,11 @@ def _decode_any(source: AudioSource) -> tuple[np.ndarray, int]:
 def load_audio(source: AudioSource, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> Audio:
     """Read ``source`` (a path, or the bytes of a file) as mono float32 at ``sample_rate``."""
     _check_source(source)
-    y, sr = _decode_any(source)
+    y, sr, cut = _decode_any(source, max_seconds)
     warnings: list[str] = []
     if len(y) == 0:
         raise InvalidInputError(f"{_name(source)} holds no audio samples (0 s).")
-    if max_seconds is not None and len(y) > max_seconds * sr:
-        y = y[: int(max_seconds * sr)]
+    if cut:
         warnings.append(f"only the first {max_seconds:g} s were read")
     if not np.isfinite(y).all():
         y = np.nan_to_num(y, nan=0.0, posinf=1.0, neginf=-1.0)

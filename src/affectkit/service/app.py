@@ -12,7 +12,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -65,7 +65,6 @@ class ServiceSettings:
     job_workers: int = 1
     max_queued_jobs: int = 20
     resume_jobs: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # FastAPI resolves endpoint annotations at runtime, so this module does not use postponed annotations.
@@ -147,10 +146,7 @@ class _BodyLimit:
                                              "Send less per request.")
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except ApiError as exc:
-            await _error(exc.status, exc.type, exc.message)(scope, receive, send)
+        await self.app(scope, limited_receive, send)
 
 
 def _load_models(settings: ServiceSettings) -> dict[str, Any]:
@@ -245,6 +241,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         description="Sentiment, emotion and aspect analysis; review-file jobs. "
                     "Text routes take `{\"texts\": [...]}` and return one result per text, in order.",
     )
+
     def openapi() -> dict[str, Any]:  # the schema states the limits that the routes answer with 413
         if app.openapi_schema is None:
             from fastapi.openapi.utils import get_openapi
@@ -449,13 +446,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         tasks = list(dict.fromkeys(body.tasks))
         for t in tasks:
             _model(t)
+        # one encoder pass for sentiment and emotion when they are the two heads of one model
         pair = "sentiment+emotion" in state["batchers"] and {"sentiment", "emotion"} <= set(tasks)
 
-        async def both() -> list[Any]:  # one encoder pass for the two heads of one model
-            return await state["batchers"]["sentiment+emotion"].submit(body.texts)
-
         async def run() -> dict[str, Any]:
-            calls: dict[str, Any] = {"pair": both()} if pair else {}
+            calls: dict[str, Any] = {"pair": state["batchers"]["sentiment+emotion"].submit(body.texts)} if pair else {}
             for t in tasks:
                 if t == "aspects":
                     calls[t] = _aspects(body.texts, body.aspects)
@@ -502,7 +497,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 raise ApiError(422, "empty_file", "The uploaded audio file is empty (0 bytes).")
             loop = asyncio.get_running_loop()
             result = await _timed(loop.run_in_executor(state["audio_executor"],
-                                                       lambda: model.analyze_audio(target, transcript)))
+                                                       lambda: model.analyze(target, transcript)))
         finally:
             target.unlink(missing_ok=True)
         return result.to_dict() | {"model": settings.audio}

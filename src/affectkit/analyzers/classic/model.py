@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from affectkit._runtime import sigmoid, softmax
 from affectkit._validation import as_text_batch
 from affectkit.analyzers.classic.features import FeatureConfig, Featurizer
 from affectkit.base import Analyzer, Tags
@@ -35,16 +36,6 @@ __all__ = ["ClassicAnalyzer", "ESTIMATORS"]
 
 ESTIMATORS = ("logreg", "svm", "nb", "tree")
 _LINKS = ("softmax", "sigmoid", "sigmoid_normalized")
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for large |z|
 
 
 class ClassicAnalyzer(Analyzer):
@@ -356,8 +347,8 @@ class ClassicAnalyzer(Analyzer):
         z = self.decision_scores(X)
         link = head["link"]
         if link == "softmax":
-            return _softmax(z)
-        p = _sigmoid(z)
+            return softmax(z)
+        p = sigmoid(z)
         if link == "sigmoid_normalized":
             s = p.sum(axis=1, keepdims=True)
             p = np.where(s > 0, p / np.where(s > 0, s, 1.0), 1.0 / p.shape[1])
