@@ -107,6 +107,10 @@ _ANALYZER_CLASSES: dict[str, str] = {
     "transformer": "affectkit.analyzers.transformer:TransformerAnalyzer",
     "lexicon-nrc": "affectkit.analyzers.nrc:NRCEmotionAnalyzer",
     "bilstm": "affectkit.analyzers.neural:BiLSTMAnalyzer",
+    "calibrated": "affectkit.calibration:CalibratedAnalyzer",
+    "ensemble": "affectkit.analyzers.ensemble:EnsembleAnalyzer",
+    "textcnn": "affectkit.analyzers.neural:TextCNNAnalyzer",
+    "hf": "affectkit.analyzers.hf:HFAnalyzer",
 }
 
 
@@ -204,7 +208,23 @@ def load(name_or_path: str | Path, **params: Any) -> Any:
     ``"sentiment"`` and ``"emotion"`` give the best shipped default for the task;
     ``"lexicon"`` and ``"classic"`` pick a generation; ``list_models()`` lists every name.
     Keyword arguments set analyzer parameters (e.g. ``threshold=0.3``).
+    ``"ensemble:default+classic+lexicon?mode=hard"`` or a JSON file ``{"members": [...], "mode": ...}``
+    gives an :class:`~affectkit.analyzers.ensemble.EnsembleAnalyzer`.
+    ``"hf:<Hub id or directory>"`` loads any Hugging Face sequence-classification model
+    (:class:`~affectkit.analyzers.hf.HFAnalyzer`; needs ``affectkit[train]``).
     """
+    if isinstance(name_or_path, str) and name_or_path.startswith("hf:"):
+        from affectkit.analyzers.hf import load_hf
+
+        return load_hf(name_or_path[len("hf:"):], **params)
+    if isinstance(name_or_path, str) and name_or_path.startswith("ensemble:"):
+        from affectkit.analyzers.ensemble import from_spec
+
+        return from_spec(name_or_path[len("ensemble:"):], **params)
+    if isinstance(name_or_path, str | Path) and str(name_or_path).endswith(".json") and Path(name_or_path).is_file():
+        from affectkit.analyzers.ensemble import from_config_file
+
+        return from_config_file(name_or_path, **params)
     if isinstance(name_or_path, Path) or (isinstance(name_or_path, str) and Path(name_or_path).is_dir()):
         model = load_dir(name_or_path)
         return model.set_params(**params) if params else model

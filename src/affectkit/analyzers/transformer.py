@@ -54,9 +54,14 @@ class _Backbone:
         tok.no_truncation()
         self.tokenizer = tok
         self.max_length = int(self.config.get("max_length", 128))
+        # our tweet normalisation (URLs, @mentions, emoji names); models exported from other
+        # Hugging Face models set "normalize": false and see the text as their tokenizer does
+        self.normalize = bool(self.config.get("normalize", True))
 
     def encode(self, texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in self.tokenizer.encode_batch([normalize_for_transformer(t) for t in texts])]
+        if self.normalize:
+            texts = [normalize_for_transformer(t) for t in texts]
+        return [e.ids for e in self.tokenizer.encode_batch(texts)]
 
     def run(self, seqs: list[list[int]], batch_size: int) -> dict[str, np.ndarray]:
         """Logits of every output for token sequences (each at most max_length long)."""
@@ -173,8 +178,10 @@ class TransformerAnalyzer(Analyzer):
         return Tags(task=self.head, multi_label=multi, trainable=False, generation="transformer")
 
     # -- inference ---------------------------------------------------------------------------
-    def _segments(self, bb: _Backbone, text: str) -> list[tuple[int, int]]:
-        """Character spans covering ``text``, each at most ``max_length`` tokens."""
+    @staticmethod
+    def _segments(bb: _Backbone, text: str) -> list[tuple[int, int]]:
+        """Character spans covering ``text``, each at most ``max_length`` tokens (``bb``: any object
+        with ``max_length`` and ``encode(texts) -> token ids``, special tokens included)."""
         from affectkit.text.segment import sentence_spans
 
         limit = bb.max_length - 2

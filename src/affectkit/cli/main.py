@@ -401,6 +401,27 @@ def _labelled(data: str, text_col: str, label_col: str | None, labels_col: str |
     return labelled.texts, labelled.y
 
 
+@app.command()
+def export(
+    model: Annotated[str, typer.Argument(help="A Hugging Face model: 'hf:<Hub id or directory>', or a directory saved from one.")],
+    out_dir: Annotated[Path, typer.Argument(help="Directory to write (config.json, model.onnx, tokenizer.json).")],
+    opset: Annotated[int, typer.Option(help="ONNX opset.", min=14)] = 17,
+    storage: Annotated[str, typer.Option(help="fp32 (scores as torch's) or fp16 (half the file, scores to ~1e-3).")] = "fp32",
+) -> None:
+    """Export a Hugging Face sequence-classification model to ONNX (needs the train extra); `affectkit.load(OUT_DIR)` serves it without torch."""
+    from affectkit.train.hf_export import export_hf
+
+    try:
+        path = export_hf(model, out_dir, opset=opset, storage=storage)
+    except (AffectkitError, OSError, ValueError, KeyError) as exc:
+        raise _fail(exc) from None
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    check = config.get("export_check", {})
+    out.print(f"ONNX model written to {path} (task {config['task']}, labels {', '.join(config['labels'])}; "
+              f"largest difference from torch on the check texts: {check.get('max_abs_diff', float('nan')):.1e})")
+    out.print(f"Load it with affectkit.load({str(path)!r}) or `affectkit analyze --model {path} TEXT`.")
+
+
 @app.command("audio")
 def audio_cmd(
     file: Annotated[Path, typer.Argument(help="A wav, flac, ogg or mp3 file.")],
