@@ -169,3 +169,23 @@ def tiny_bilstm():
             EMOTION_TEXTS, EMOTION_Y, EMOTION_TEXTS, EMOTION_Y
         ),
     }
+
+
+TINY_TEXTCNN = {"min_count": 1, "embed_dim": 16, "filters": 8, "kernel_sizes": (2, 3, 4), "batch_size": 8,
+                "lr": 1e-2, "dropout": 0.0}
+
+
+@pytest.fixture(scope="session")
+def tiny_textcnn():
+    """name -> fitted TextCNN (single-label sentiment, multi-label emotion with tuned thresholds)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from affectkit.analyzers.neural import TextCNNAnalyzer
+
+    return {
+        "tiny-textcnn-sentiment": TextCNNAnalyzer(max_epochs=15, **TINY_TEXTCNN).fit(SENTIMENT_TEXTS, SENTIMENT_Y),
+        "tiny-textcnn-emotion": TextCNNAnalyzer(task="emotion", max_epochs=15, **TINY_TEXTCNN).fit(
+            EMOTION_TEXTS, EMOTION_Y, EMOTION_TEXTS, EMOTION_Y
+        ),
+    }

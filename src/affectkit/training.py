@@ -118,19 +118,26 @@ def train_neural(
     val_fraction: float = 0.1,
     epochs: int = 10,
     seed: int = 0,
+    arch: str = "bilstm",
     params: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Train a :class:`BiLSTMAnalyzer` on a labelled file and save it to ``out_dir``.
+    """Train a neural analyzer on a labelled file and save it to ``out_dir``.
 
-    Data handling is that of :func:`train_classic`; the validation data also drives early
-    stopping (the best epoch is kept) and the multi-label thresholds.
+    ``arch`` is ``"bilstm"`` (:class:`BiLSTMAnalyzer`) or ``"textcnn"`` (:class:`TextCNNAnalyzer`);
+    ``params`` are extra constructor arguments of that class. Data handling is that of
+    :func:`train_classic`; the validation data also drives early stopping (the best epoch is
+    kept) and the multi-label thresholds.
     """
     import time
 
-    from affectkit.analyzers.neural import BiLSTMAnalyzer
+    from affectkit.analyzers.neural import BiLSTMAnalyzer, TextCNNAnalyzer
     from affectkit.evaluation import evaluate
 
+    classes = {"bilstm": BiLSTMAnalyzer, "textcnn": TextCNNAnalyzer}
+    if arch not in classes:
+        raise InvalidInputError(f"The 'arch' parameter of train_neural must be one of {sorted(classes)}. Got {arch!r}.")
+    cls = classes[arch]
     say = log or logger.info
     train, texts, y, val_texts, val_y = _load_splits(
         data, val, val_fraction, seed, (text_col, label_col, labels_col, label_cols), say
@@ -138,10 +145,9 @@ def train_neural(
     if val_texts:
         val_texts, val_y = _known_val(set().union(*map(set, y)) if train.multi_label else set(y),
                                       train.multi_label, val_texts, val_y, say)
-    say(f"training bilstm on {len(texts)} texts ({'multi' if train.multi_label else 'single'}-label), "
+    say(f"training {arch} on {len(texts)} texts ({'multi' if train.multi_label else 'single'}-label), "
         f"{len(val_texts)} validation texts")
-    model = BiLSTMAnalyzer(task=task, multi_label=train.multi_label, max_epochs=epochs, random_state=seed,
-                           **(params or {}))
+    model = cls(task=task, multi_label=train.multi_label, max_epochs=epochs, random_state=seed, **(params or {}))
     start = time.perf_counter()
     model.fit(texts, y, val_texts or None, val_y or None, labels=train.labels)
     seconds = time.perf_counter() - start
@@ -153,7 +159,7 @@ def train_neural(
     path = model.save(out_dir)
     write_model_card(
         path,
-        title=f"affectkit BiLSTM {task} model",
+        title=f"affectkit {cls._title} {task} model",
         data=str(data),
         metrics={"validation": validation} if validation else {},
         command=None,

@@ -1,10 +1,17 @@
-"""The neural generation: a BiLSTM text classifier trained from scratch.
+"""The neural generation: word-level text classifiers trained from scratch (BiLSTM, TextCNN).
 
 Words come from :func:`affectkit.text.tokenize.tokenize` (lower-cased, no negation
-suffixes); a vocabulary is built at fit time (ids 0 = padding, 1 = unknown). The network
-is embedding -> one bidirectional LSTM layer -> masked mean + max pooling -> dropout ->
-linear. It is trained with torch (the ``[train]`` extra), then exported to ONNX; prediction
-runs in onnxruntime only, so loading a saved model and predicting never imports torch.
+suffixes); a vocabulary is built at fit time (ids 0 = padding, 1 = unknown). Two networks:
+
+* :class:`BiLSTMAnalyzer`: embedding -> one bidirectional LSTM layer -> masked mean + max
+  pooling -> dropout -> linear.
+* :class:`TextCNNAnalyzer` (Kim, 2014): embedding -> parallel 1-D convolutions of several
+  widths -> ReLU -> max over time (padding masked) -> dropout -> linear.
+
+Both share fitting, inference and persistence (:class:`_NeuralAnalyzer`); a subclass only
+builds its torch network. Networks are trained with torch (the ``[train]`` extra), then
+exported to ONNX; prediction runs in onnxruntime only, so loading a saved model and
+predicting never imports torch.
 
 Texts longer than ``max_len`` tokens are never truncated: they are split into chunks of
 ``max_len`` tokens, each chunk is scored, and the chunk scores are averaged (single-label)
@@ -23,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -34,7 +41,7 @@ from affectkit.exceptions import InvalidInputError, ModelFormatError, require
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BiLSTMAnalyzer"]
+__all__ = ["BiLSTMAnalyzer", "TextCNNAnalyzer"]
 
 PAD, UNK = 0, 1
 MODEL_FILE = "model.onnx"
@@ -47,75 +54,34 @@ def _tokens(text: str) -> list[str]:
     return tokenize(text, negation=False)[0]
 
 
-class BiLSTMAnalyzer(Analyzer):
-    """A bidirectional LSTM over words, trained on your labelled texts (single- or multi-label).
+class _NeuralAnalyzer(Analyzer):
+    """What the neural analyzers share: vocabulary, chunking, the training loop with early
+    stopping, ONNX export and onnxruntime inference, save/load.
 
-    Parameters
-    ----------
-    task:
-        Name of the task (``"sentiment"``, ``"emotion"`` or your own); used in results.
-    multi_label:
-        Sigmoid per label (marginals) instead of a softmax; ``None`` detects it from ``y``.
-    max_len:
-        Tokens per chunk; longer texts are split into chunks and the chunk scores combined.
-    embed_dim, hidden:
-        Size of the word embeddings (trained from scratch) and of each LSTM direction.
-    dropout:
-        Dropout before the output layer.
-    min_count, max_vocab:
-        Words seen fewer than ``min_count`` times are unknown; at most ``max_vocab`` ids.
-    lr, batch_size, max_epochs, patience:
-        Adam learning rate, batch size, epoch limit, and epochs without improvement of the
-        validation loss before stopping (early stopping needs validation data).
-    class_weight:
-        ``"balanced"`` weighs each class of a single-label model by the inverse of its frequency
-        in the loss (good for macro-recall), or ``None``. Multi-label models tune thresholds instead.
-    threshold:
-        Decision threshold(s) for multi-label prediction; ``None`` uses the tuned ``thresholds_``.
-    threads:
-        onnxruntime threads for prediction.
-    random_state:
-        Seed of initialisation, shuffling and dropout.
+    A subclass defines ``kind``, ``__init__`` (its parameters, stored as given), ``_title``,
+    ``_int_params`` (its own integer parameters, validated like the shared ones) and
+    ``_network`` (the torch module to train).
     """
 
-    kind = "bilstm"
+    _title: ClassVar[str] = "neural"
+    _int_params: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(
-        self,
-        *,
-        task: str = "sentiment",
-        multi_label: bool | None = None,
-        max_len: int = 128,
-        embed_dim: int = 100,
-        hidden: int = 128,
-        dropout: float = 0.3,
-        min_count: int = 2,
-        max_vocab: int = 30000,
-        lr: float = 2e-3,
-        batch_size: int = 64,
-        max_epochs: int = 10,
-        patience: int = 2,
-        class_weight: str | None = "balanced",
-        threshold: object = None,
-        threads: int = 1,
-        random_state: int = 0,
-    ):
-        self.task = task
-        self.multi_label = multi_label
-        self.max_len = max_len
-        self.embed_dim = embed_dim
-        self.hidden = hidden
-        self.dropout = dropout
-        self.min_count = min_count
-        self.max_vocab = max_vocab
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.class_weight = class_weight
-        self.threshold = threshold
-        self.threads = threads
-        self.random_state = random_state
+    # shared parameters, set by the subclasses' __init__
+    task: str
+    multi_label: bool | None
+    max_len: int
+    embed_dim: int
+    dropout: float
+    min_count: int
+    max_vocab: int
+    lr: float
+    batch_size: int
+    max_epochs: int
+    patience: int
+    class_weight: str | None
+    threshold: object
+    threads: int
+    random_state: int
 
     @property
     def tags(self) -> Tags:
@@ -125,7 +91,7 @@ class BiLSTMAnalyzer(Analyzer):
     # -- validation --------------------------------------------------------------------------
     def _validate_params(self) -> None:
         name = type(self).__name__
-        for key in ("max_len", "embed_dim", "hidden", "min_count", "max_vocab", "batch_size", "max_epochs"):
+        for key in ("max_len", "embed_dim", "min_count", "max_vocab", "batch_size", "max_epochs", *self._int_params):
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise InvalidInputError(f"The '{key}' parameter of {name} must be an integer >= 1. Got {v!r}.")
@@ -141,6 +107,15 @@ class BiLSTMAnalyzer(Analyzer):
             )
         if not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
             raise InvalidInputError(f"The 'dropout' parameter of {name} must be in [0, 1). Got {self.dropout!r}.")
+
+    def _network(self, torch: Any, vocab_size: int, n_out: int) -> Any:  # pragma: no cover - abstract
+        """The torch module: ``forward(ids, lengths=None) -> logits``; padding ids (0) must not matter."""
+        raise NotImplementedError
+
+    @classmethod
+    def _params_from_config(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Constructor arguments from the JSON ``params`` of ``config.json`` (lists back to tuples, say)."""
+        return params
 
     # -- tokens ------------------------------------------------------------------------------
     def _ids(self, text: str) -> list[int]:
@@ -162,7 +137,7 @@ class BiLSTMAnalyzer(Analyzer):
         val_texts: Sequence[str] | None = None,
         val_y: object = None,
         labels: Sequence[str] | None = None,
-    ) -> BiLSTMAnalyzer:
+    ) -> Self:
         """Train on ``texts`` and labels ``y`` (like :class:`ClassicAnalyzer`), then export to ONNX.
 
         With validation data, training stops early when the validation loss has not improved
@@ -171,7 +146,7 @@ class BiLSTMAnalyzer(Analyzer):
         """
         from affectkit.analyzers.classic.model import ClassicAnalyzer
 
-        torch = require("torch", "train", "Training a BiLSTM")
+        torch = require("torch", "train", f"Training a {self._title}")
         self._validate_params()
         name = type(self).__name__
         batch = as_text_batch(texts, method=f"{name}.fit")
@@ -207,7 +182,7 @@ class BiLSTMAnalyzer(Analyzer):
 
         torch.manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)
-        net = _network(torch, len(self.vocab_) + 2, self.embed_dim, self.hidden, self.dropout, len(names))
+        net = self._network(torch, len(self.vocab_) + 2, len(names))
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
         if multi:
             loss_fn = torch.nn.BCEWithLogitsLoss()
@@ -255,7 +230,7 @@ class BiLSTMAnalyzer(Analyzer):
             if has_val:
                 record["val_loss"] = val_loss()
             self.history_.append(record)
-            logger.info("bilstm epoch %s", record)
+            logger.info("%s epoch %s", self.kind, record)
             if not has_val:
                 continue
             if record["val_loss"] < best - 1e-6:
@@ -276,7 +251,7 @@ class BiLSTMAnalyzer(Analyzer):
                 self.tune_thresholds(vbatch.texts, val_y)
         return self
 
-    def tune_thresholds(self, texts: Sequence[str], y: object, grid: Sequence[float] | None = None) -> BiLSTMAnalyzer:
+    def tune_thresholds(self, texts: Sequence[str], y: object, grid: Sequence[float] | None = None) -> Self:
         """Choose, per label, the threshold that maximises F1 on ``(texts, y)`` (validation data)."""
         from affectkit.analyzers.classic.model import ClassicAnalyzer, best_f1_thresholds
 
@@ -292,7 +267,7 @@ class BiLSTMAnalyzer(Analyzer):
     def _session(self) -> Any:
         sess = self.__dict__.get("_ort")
         if sess is None:
-            sess = onnx_session(self.onnx_, int(self.threads), feature="The BiLSTM models")
+            sess = onnx_session(self.onnx_, int(self.threads), feature=f"The {self._title} models")
             self.__dict__["_ort"] = sess
         return sess
 
@@ -346,14 +321,14 @@ class BiLSTMAnalyzer(Analyzer):
         (path / MODEL_FILE).write_bytes(self.onnx_)
 
     @classmethod
-    def _from_dir(cls, path: Path, config: dict[str, Any]) -> BiLSTMAnalyzer:
+    def _from_dir(cls, path: Path, config: dict[str, Any]) -> Self:
         try:
             vocab = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
             onnx_bytes = (path / MODEL_FILE).read_bytes()
             words = vocab["words"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelFormatError(f"Cannot read the BiLSTM model in {path}: {exc}") from exc
-        model = cls(**dict(config.get("params", {})))
+            raise ModelFormatError(f"Cannot read the {cls._title} model in {path}: {exc}") from exc
+        model = cls(**cls._params_from_config(dict(config.get("params", {}))))
         model.vocab_ = {w: i + 2 for i, w in enumerate(words)}
         model.onnx_ = onnx_bytes
         model.labels_ = tuple(config["labels"])
@@ -365,8 +340,193 @@ class BiLSTMAnalyzer(Analyzer):
         return model
 
 
+class BiLSTMAnalyzer(_NeuralAnalyzer):
+    """A bidirectional LSTM over words, trained on your labelled texts (single- or multi-label).
+
+    Parameters
+    ----------
+    task:
+        Name of the task (``"sentiment"``, ``"emotion"`` or your own); used in results.
+    multi_label:
+        Sigmoid per label (marginals) instead of a softmax; ``None`` detects it from ``y``.
+    max_len:
+        Tokens per chunk; longer texts are split into chunks and the chunk scores combined.
+    embed_dim, hidden:
+        Size of the word embeddings (trained from scratch) and of each LSTM direction.
+    dropout:
+        Dropout before the output layer.
+    min_count, max_vocab:
+        Words seen fewer than ``min_count`` times are unknown; at most ``max_vocab`` ids.
+    lr, batch_size, max_epochs, patience:
+        Adam learning rate, batch size, epoch limit, and epochs without improvement of the
+        validation loss before stopping (early stopping needs validation data).
+    class_weight:
+        ``"balanced"`` weighs each class of a single-label model by the inverse of its frequency
+        in the loss (good for macro-recall), or ``None``. Multi-label models tune thresholds instead.
+    threshold:
+        Decision threshold(s) for multi-label prediction; ``None`` uses the tuned ``thresholds_``.
+    threads:
+        onnxruntime threads for prediction.
+    random_state:
+        Seed of initialisation, shuffling and dropout.
+    """
+
+    kind = "bilstm"
+    _title = "BiLSTM"
+    _int_params = ("hidden",)
+
+    def __init__(
+        self,
+        *,
+        task: str = "sentiment",
+        multi_label: bool | None = None,
+        max_len: int = 128,
+        embed_dim: int = 100,
+        hidden: int = 128,
+        dropout: float = 0.3,
+        min_count: int = 2,
+        max_vocab: int = 30000,
+        lr: float = 2e-3,
+        batch_size: int = 64,
+        max_epochs: int = 10,
+        patience: int = 2,
+        class_weight: str | None = "balanced",
+        threshold: object = None,
+        threads: int = 1,
+        random_state: int = 0,
+    ):
+        self.task = task
+        self.multi_label = multi_label
+        self.max_len = max_len
+        self.embed_dim = embed_dim
+        self.hidden = hidden
+        self.dropout = dropout
+        self.min_count = min_count
+        self.max_vocab = max_vocab
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.class_weight = class_weight
+        self.threshold = threshold
+        self.threads = threads
+        self.random_state = random_state
+
+    def _network(self, torch: Any, vocab_size: int, n_out: int) -> Any:
+        return _bilstm_network(torch, vocab_size, self.embed_dim, self.hidden, self.dropout, n_out)
+
+
+class TextCNNAnalyzer(_NeuralAnalyzer):
+    """A convolutional network over words (Kim, 2014), trained on your labelled texts
+    (single- or multi-label).
+
+    Each kernel width ``k`` of ``kernel_sizes`` has ``filters`` convolution filters that look
+    at ``k`` consecutive words; each filter's ReLU output is max-pooled over the text (windows
+    starting on padding are masked), the pooled features are concatenated, and a dropout
+    layer and a linear layer give the label scores. The network pads every text on the right
+    by ``max(kernel_sizes) - 1`` zero vectors itself, so a text shorter than the widest kernel
+    (one word, or none) still has a window of every width.
+
+    Parameters
+    ----------
+    task:
+        Name of the task (``"sentiment"``, ``"emotion"`` or your own); used in results.
+    multi_label:
+        Sigmoid per label (marginals) instead of a softmax; ``None`` detects it from ``y``.
+    max_len:
+        Tokens per chunk; longer texts are split into chunks and the chunk scores combined.
+    embed_dim:
+        Size of the word embeddings (trained from scratch).
+    kernel_sizes, filters:
+        Widths of the convolution windows (in words) and the number of filters per width.
+    dropout:
+        Dropout before the output layer.
+    min_count, max_vocab:
+        Words seen fewer than ``min_count`` times are unknown; at most ``max_vocab`` ids.
+    lr, batch_size, max_epochs, patience:
+        Adam learning rate, batch size, epoch limit, and epochs without improvement of the
+        validation loss before stopping (early stopping needs validation data).
+    class_weight:
+        ``"balanced"`` weighs each class of a single-label model by the inverse of its frequency
+        in the loss (good for macro-recall), or ``None``. Multi-label models tune thresholds instead.
+    threshold:
+        Decision threshold(s) for multi-label prediction; ``None`` uses the tuned ``thresholds_``.
+    threads:
+        onnxruntime threads for prediction.
+    random_state:
+        Seed of initialisation, shuffling and dropout.
+    """
+
+    kind = "textcnn"
+    _title = "TextCNN"
+    _int_params = ("filters",)
+
+    def __init__(
+        self,
+        *,
+        task: str = "sentiment",
+        multi_label: bool | None = None,
+        max_len: int = 128,
+        embed_dim: int = 100,
+        kernel_sizes: Sequence[int] = (2, 3, 4, 5),
+        filters: int = 100,
+        dropout: float = 0.5,
+        min_count: int = 2,
+        max_vocab: int = 30000,
+        lr: float = 2e-3,
+        batch_size: int = 64,
+        max_epochs: int = 10,
+        patience: int = 2,
+        class_weight: str | None = "balanced",
+        threshold: object = None,
+        threads: int = 1,
+        random_state: int = 0,
+    ):
+        self.task = task
+        self.multi_label = multi_label
+        self.max_len = max_len
+        self.embed_dim = embed_dim
+        self.kernel_sizes = kernel_sizes
+        self.filters = filters
+        self.dropout = dropout
+        self.min_count = min_count
+        self.max_vocab = max_vocab
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.class_weight = class_weight
+        self.threshold = threshold
+        self.threads = threads
+        self.random_state = random_state
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        ks = self.kernel_sizes
+        if (
+            not isinstance(ks, list | tuple)
+            or not ks
+            or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks)
+        ):
+            raise InvalidInputError(
+                f"The 'kernel_sizes' parameter of {type(self).__name__} must be a non-empty list of integers >= 1 "
+                f"(window widths in words), e.g. (2, 3, 4, 5). Got {ks!r}."
+            )
+
+    @classmethod
+    def _params_from_config(cls, params: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(params.get("kernel_sizes"), list):
+            params["kernel_sizes"] = tuple(params["kernel_sizes"])
+        return params
+
+    def _network(self, torch: Any, vocab_size: int, n_out: int) -> Any:
+        return _textcnn_network(torch, vocab_size, self.embed_dim, tuple(int(k) for k in self.kernel_sizes),
+                                int(self.filters), self.dropout, n_out)
+
+
+
 # -- torch parts (training only) ---------------------------------------------------------------
-def _network(torch: Any, vocab_size: int, embed_dim: int, hidden: int, dropout: float, n_out: int) -> Any:
+def _bilstm_network(torch: Any, vocab_size: int, embed_dim: int, hidden: int, dropout: float, n_out: int) -> Any:
     nn = torch.nn
 
     class BiLSTM(nn.Module):
@@ -392,6 +552,35 @@ def _network(torch: Any, vocab_size: int, embed_dim: int, hidden: int, dropout: 
             return self.out(self.drop(torch.cat([mean, mx], dim=1)))
 
     return BiLSTM()
+
+
+def _textcnn_network(torch: Any, vocab_size: int, embed_dim: int, kernel_sizes: tuple[int, ...], filters: int,
+                     dropout: float, n_out: int) -> Any:
+    nn = torch.nn
+    extra = max(kernel_sizes) - 1
+
+    class TextCNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
+            self.convs = nn.ModuleList(nn.Conv1d(embed_dim, filters, k) for k in kernel_sizes)
+            self.drop = nn.Dropout(dropout)
+            self.out = nn.Linear(filters * len(kernel_sizes), n_out)
+
+        def forward(self, ids, lengths=None):
+            # A window starting at position t covers ids[t:t+k]; the right pad of zero vectors
+            # (the padding id's embedding is zero) gives every real position a window of each
+            # width, so a text's features do not depend on how much padding follows it.
+            mask = (ids != PAD).unsqueeze(1).to(torch.float32)  # (batch, 1, seq)
+            x = self.embed(ids).transpose(1, 2)  # (batch, embed, seq)
+            x = nn.functional.pad(x, (0, extra))
+            n = ids.shape[1]
+            # ReLU outputs are >= 0, so zeroing windows that start on padding leaves the max of
+            # the real windows (and gives zeros for an empty text)
+            pooled = [(torch.relu(conv(x)[:, :, :n]) * mask).max(dim=2).values for conv in self.convs]
+            return self.out(self.drop(torch.cat(pooled, dim=1)))
+
+    return TextCNN()
 
 
 def _export(torch: Any, net: Any) -> bytes:
