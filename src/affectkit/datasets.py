@@ -77,10 +77,29 @@ def _goemotions(root: Path, split: str) -> Dataset:
     return Dataset("goemotions", split, texts, ys, EMOTION_LABELS, True)
 
 
+def _multi_domain(root: Path, split: str) -> Dataset:
+    """Blitzer et al. 2007 Amazon reviews; the split is the domain (books, dvd, electronics, ...)."""
+    import html
+    import re
+
+    d = root / "multi-domain-reviews" / split
+    if not (d / "positive.review").is_file():
+        domains = sorted(p.name for p in (root / "multi-domain-reviews").iterdir() if p.is_dir())
+        raise InvalidInputError(f"multi-domain-reviews has no domain {split!r} here ({', '.join(domains)}).")
+    texts, ys = [], []
+    for label in ("negative", "positive"):
+        raw = (d / f"{label}.review").read_text(encoding="latin-1")
+        for body in re.findall(r"<review_text>\n?(.*?)\n?</review_text>", raw, flags=re.S):
+            texts.append(html.unescape(body.strip()))
+            ys.append(label)
+    return Dataset("multi-domain-reviews", split, texts, ys, ("negative", "positive"), False)
+
+
 DATASETS = {
     "semeval2017-sentiment": _semeval2017,
     "tweeteval-sentiment": _tweeteval,
     "goemotions": _goemotions,
+    "multi-domain-reviews": _multi_domain,
 }
 
 
@@ -95,7 +114,8 @@ def load_dataset(spec: str, root: str | Path | None = None) -> Dataset:
             f"The data set {name!r} was not found (looked in {base or 'no shared/data directory'}). "
             f"Set AFFECTKIT_DATA to the directory that holds it."
         )
-    default_split = {"semeval2017-sentiment": "train", "tweeteval-sentiment": "val", "goemotions": "dev"}[name]
+    default_split = {"semeval2017-sentiment": "train", "tweeteval-sentiment": "val", "goemotions": "dev",
+                     "multi-domain-reviews": "electronics"}[name]
     return DATASETS[name](base, split or default_split)
 
 

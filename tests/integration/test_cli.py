@@ -107,6 +107,22 @@ def test_train_single_label_then_load(tmp_path):
     assert r.exit_code == 0 and json.loads(r.stdout)["label"] in m.labels_
 
 
+def test_train_textcnn(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    data = tmp_path / "train.csv"
+    _write_csv(data, ["text", "label"], list(zip(SENTIMENT_TEXTS, SENTIMENT_Y, strict=True)))
+    r = run("train", str(data), "--out", str(tmp_path / "m"), "--arch", "textcnn", "--epochs", "2")
+    assert r.exit_code == 0, r.output
+    import affectkit
+
+    m = affectkit.load(tmp_path / "m")
+    assert m.kind == "textcnn" and m.labels_ == ("negative", "neutral", "positive")
+    assert "TextCNN" in (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
+    r = run("analyze", "ok", "-m", str(tmp_path / "m"), "--json")  # one word: shorter than the widest kernel
+    assert r.exit_code == 0 and json.loads(r.stdout)["label"] in m.labels_
+
+
 def test_train_comma_separated_multilabel(tmp_path):
     data = tmp_path / "train.tsv"
     rows = ["text\tlabels"] + [f"{t}\t{','.join(y)}" for t, y in zip(EMOTION_TEXTS * 2, EMOTION_Y * 2, strict=True)]

@@ -268,24 +268,40 @@ def train(
     label_col: Annotated[str | None, typer.Option(help="Column with one label per row (single-label).")] = None,
     labels_col: Annotated[str | None, typer.Option(help="Column with comma-separated labels (multi-label).")] = None,
     label_cols: Annotated[str | None, typer.Option(help="Comma-separated names of 0/1 label columns (multi-label).")] = None,
-    arch: Annotated[str, typer.Option(help="Estimator: logreg, svm, nb or tree (classic), or bilstm (neural; needs affectkit[train]).")] = "logreg",
+    arch: Annotated[str, typer.Option(help="Estimator: logreg, svm, nb or tree (classic), bilstm or textcnn (neural), or transformer (fine-tuning; neural and transformer need affectkit[train]).")] = "logreg",
     task: Annotated[str, typer.Option(help="Task name stored with the model (sentiment, emotion, ...).")] = "sentiment",
     val: Annotated[Path | None, typer.Option(help="Validation file (same columns), used to tune multi-label thresholds and report scores.")] = None,
     val_fraction: Annotated[float, typer.Option(help="Without --val: fraction held out for validation (multi-label threshold tuning and the report).", min=0.0, max=0.5)] = 0.1,
     c: Annotated[float, typer.Option("--C", help="Inverse regularisation of logreg and svm.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Random seed of the hold-out split (and of bilstm training).")] = 0,
-    epochs: Annotated[int, typer.Option(help="bilstm: maximum epochs (early stopping on the validation loss).", min=1)] = 10,
+    seed: Annotated[int, typer.Option(help="Random seed of the hold-out split (and of bilstm/textcnn training).")] = 0,
+    epochs: Annotated[int, typer.Option(help="bilstm, textcnn, transformer: maximum epochs (early stopping on the validation loss).", min=1)] = 10,
+    base: Annotated[str, typer.Option(help="transformer: 'default' (fine-tune affectkit's default transformer) or a Hugging Face model id or directory.")] = "default",
+    lr: Annotated[float, typer.Option(help="transformer: learning rate of the encoder.", min=0.0)] = 5e-5,
+    members: Annotated[str | None, typer.Option(help="--arch ensemble: comma-separated member models (names or directories; 'default' is the task default), e.g. default,classic,lexicon. The file's rows (or --val) tune the weights or the stacker.")] = None,
+    mode: Annotated[str, typer.Option(help="--arch ensemble: soft (weighted mean), hard (weighted votes) or stacking (logistic regression on the members' scores).")] = "soft",
 ) -> None:
-    """Train a classic or BiLSTM model on your labelled file and write a model directory."""
+    """Train a classic, BiLSTM, TextCNN or fine-tuned transformer model on your labelled file and write a model directory."""
     from affectkit.training import train_classic, train_neural
 
     columns = {"text_col": text_col, "label_col": label_col, "labels_col": labels_col,
                "label_cols": label_cols.split(",") if label_cols else None}
     say = lambda m: err.print(m, markup=False)  # noqa: E731
     try:
-        if arch == "bilstm":
+        if arch == "transformer":
+            from affectkit.train.finetune import train_transformer
+
+            report = train_transformer(data, out_dir, **columns, base=base, task=task, val=val, val_fraction=val_fraction,
+                                       epochs=epochs, lr=lr, seed=seed, log=say)
+        elif arch == "ensemble":
+            from affectkit.training import train_ensemble
+
+            if not members:
+                raise InvalidInputError("--arch ensemble needs --members, e.g. --members default,classic,lexicon.")
+            report = train_ensemble(data, out_dir, **columns, members=members.split(","), mode=mode, val=val,
+                                    seed=seed, log=say)
+        elif arch in ("bilstm", "textcnn"):
             report = train_neural(data, out_dir, **columns, task=task, val=val, val_fraction=val_fraction,
-                                  epochs=epochs, seed=seed, log=say)
+                                  epochs=epochs, seed=seed, arch=arch, log=say)
         else:
             report = train_classic(data, out_dir, **columns, estimator=arch, task=task, val=val,
                                    val_fraction=val_fraction, C=c, seed=seed, log=say)

@@ -31,7 +31,9 @@ __all__ = ["export_onnx", "compact_fp16", "write_hf_models"]
 MODEL_FILE = "model.onnx"
 
 
-def _trace(model, path: Path, opset: int = 17) -> None:
+def _trace(model, path: Path, opset: int = 17,
+           output_names: tuple[str, ...] = ("sentiment_logits", "emotion_logits")) -> None:
+    """Trace ``model(input_ids, attention_mask)`` (a tuple of logits, one per name) to ONNX."""
     torch = require("torch", "train", "ONNX export")
 
     class Wrapper(torch.nn.Module):
@@ -53,16 +55,17 @@ def _trace(model, path: Path, opset: int = 17) -> None:
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", getattr(torch.jit, "TracerWarning", UserWarning))
-        _export(torch, Wrapper(model), ids, mask, path, opset)
+        _export(torch, Wrapper(model), ids, mask, path, opset, output_names)
 
 
-def _export(torch, wrapper, ids, mask, path: Path, opset: int) -> None:
+def _export(torch, wrapper, ids, mask, path: Path, opset: int,
+            output_names: tuple[str, ...] = ("sentiment_logits", "emotion_logits")) -> None:
     torch.onnx.export(
         wrapper, (ids, mask), str(path),
         input_names=["input_ids", "attention_mask"],
-        output_names=["sentiment_logits", "emotion_logits"],
+        output_names=list(output_names),
         dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                      "sentiment_logits": {0: "batch"}, "emotion_logits": {0: "batch"}},
+                      **{name: {0: "batch"} for name in output_names}},
         opset_version=opset,
         dynamo=False,
     )
