@@ -1,7 +1,7 @@
 PY ?= .venv/bin/python
 DATA ?= ../shared/data
 
-.PHONY: venv test test-all lint bench bench-transformer bench-reviews bench-service train-defaults train-transformer
+.PHONY: venv test test-all lint bench bench-generations bench-transformer bench-reviews bench-service train-defaults train-transformer
 
 venv:
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev,train]'
@@ -17,6 +17,12 @@ lint:
 
 bench: bench-transformer
 	$(PY) benchmarks/bench_generations.py --data $(DATA)
+
+# Every generation side by side on TweetEval val: trains svm, nb, tree, BiLSTM, TextCNN on SemEval-2017
+# train into $(GENERATIONS) (20-30 min on 2 cores), then one evaluate table with the shipped models and ensembles.
+GENERATIONS ?= /tmp/affectkit-generations
+bench-generations:
+	nice -n 10 $(PY) scripts/train_generations.py --data $(DATA) --out $(GENERATIONS) --skip-existing
 
 train-defaults:
 	$(PY) scripts/train_classic_defaults.py --data $(DATA)

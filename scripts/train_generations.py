@@ -7,7 +7,8 @@ estimators svm, nb and tree (logreg is the shipped ``classic`` model), a BiLSTM 
 each into ``<out>/<name>``. TweetEval-sentiment val is the validation data: it drives the neural
 models' early stopping (and, for the TextCNN, the choice between a few sizes, by validation
 loss) and nothing else. Then prints one table from :func:`affectkit.evaluation.evaluate` on
-TweetEval-sentiment val: lexicon, classic, each trained model, and the transformer.
+TweetEval-sentiment val: lexicon, classic, each trained model, the transformer, and the ensembles of
+the transformer and classic (equal-weight soft and hard voting: nothing tuned on val).
 
 Training uses one torch thread (the machine is shared); about 20-30 minutes on 2 cores.
 The models are experiment outputs, not shipped.
@@ -103,16 +104,17 @@ def main() -> None:
             times["textcnn"] = times[chosen]
 
     trained = [str(out / n) for n in (*CLASSIC, "bilstm", "textcnn") if (out / n / "config.json").is_file()]
-    names = ["lexicon", "classic", *trained, "transformer"]
+    names = ["lexicon", "classic", *trained, "transformer",
+             "ensemble:default+classic", "ensemble:default+classic?mode=hard"]
     report = evaluate(names, val.texts, val.y, data_name="tweeteval-sentiment:val")
     print(f"\n### tweeteval-sentiment:val ({len(val.texts)} tweets); trained on semeval2017-sentiment:train\n")
-    print("| model | macro_recall | macro_f1 | accuracy | texts/s | train s |")
-    print("|---|---|---|---|---|---|")
+    print("| model | macro_recall | macro_f1 | accuracy | ece | texts/s | train s |")
+    print("|---|---|---|---|---|---|---|")
     for r in report.results:
         short = Path(r.name).name
         m = r.metrics
         took = f"{times[short]:.0f}" if short in times else ""
-        print(f"| {short} | {m['macro_recall']:.3f} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} | "
+        print(f"| {short} | {m['macro_recall']:.3f} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} | {m['ece']:.3f} | "
               f"{r.texts_per_s:,.0f} | {took} |")
 
 

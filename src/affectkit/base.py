@@ -22,7 +22,7 @@ import inspect
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, overload
 
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 FORMAT_NAME = "affectkit-model"
 FORMAT_VERSION = 1
 
-__all__ = ["Analyzer", "Tags", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = ["Analyzer", "Tags", "FORMAT_NAME", "FORMAT_VERSION", "ABSTAIN_LABEL"]
 
 
 @dataclass(frozen=True)
@@ -131,18 +131,51 @@ class Analyzer:
         return (proba >= self._thresholds(threshold)[None, :]).astype(np.int64)
 
     @overload
-    def analyze(self, texts: str, threshold: object = None) -> Result: ...
+    def analyze(self, texts: str, threshold: object = None, *, explain: bool = False,
+                abstain: float | None = None) -> Result: ...
     @overload
-    def analyze(self, texts: Sequence[str], threshold: object = None) -> list[Result]: ...
+    def analyze(self, texts: Sequence[str], threshold: object = None, *, explain: bool = False,
+                abstain: float | None = None) -> list[Result]: ...
 
-    def analyze(self, texts, threshold=None):
-        """Typed results: one text in, one :class:`Result` out; a batch in, a list out."""
+    def analyze(self, texts, threshold=None, *, explain=False, abstain=None):
+        """Typed results: one text in, one :class:`Result` out; a batch in, a list out.
+
+        ``explain=True`` adds per-token contributions to each result's label
+        (``Result.explanation``; see :mod:`affectkit.explain` for the method of each
+        generation). ``abstain`` (single-label models) is a margin in [0, 1]: when the top two
+        probabilities are closer than it, the result's label is ``"mixed"`` instead of a
+        forced choice (``Result.abstained``); the scores are unchanged.
+        """
         self._check_fitted()
+        margin = self._check_abstain(abstain)
         if isinstance(texts, str | bytes | bytearray):
             t, m, n = clean_text(texts, None, "text")
-            return self._results(TextBatch([t], [m], [n]), threshold)[0]
-        batch = as_text_batch(texts, method=f"{type(self).__name__}.analyze")
-        return self._results(batch, threshold)
+            batch = TextBatch([t], [m], [n])
+        else:
+            batch = as_text_batch(texts, method=f"{type(self).__name__}.analyze")
+        results = self._results(batch, threshold)
+        if explain:
+            from affectkit.explain import explain_results
+
+            results = [replace(r, explanation=e) for r, e in zip(results, explain_results(self, results), strict=True)]
+        if margin is not None:
+            results = [_abstain(r, margin) for r in results]
+        return results[0] if isinstance(texts, str | bytes | bytearray) else results
+
+    def _check_abstain(self, abstain: object) -> float | None:
+        if abstain is None:
+            return None
+        if not isinstance(abstain, int | float) or isinstance(abstain, bool) or not 0.0 <= float(abstain) <= 1.0:
+            raise InvalidInputError(
+                f"The 'abstain' parameter of {type(self).__name__}.analyze must be a margin in [0, 1] or None. "
+                f"Got {abstain!r}."
+            )
+        if self.tags.multi_label:
+            raise InvalidInputError(
+                f"The 'abstain' parameter applies to single-label models; {type(self).__name__} is multi-label. "
+                f"Use 'threshold' to choose how sure each label must be."
+            )
+        return float(abstain)
 
     def _predict_detailed(self, batch: TextBatch) -> tuple[np.ndarray, list[tuple[Segment, ...]]]:
         """Scores plus per-text segment details (analyzers that split long texts override this)."""
@@ -240,6 +273,17 @@ class Analyzer:
     @classmethod
     def _from_dir(cls, path: Path, config: dict[str, Any]) -> Analyzer:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+#: The label of a single-label result that abstained (``analyze(..., abstain=margin)``).
+ABSTAIN_LABEL = "mixed"
+
+
+def _abstain(result: Result, margin: float) -> Result:
+    top = sorted(result.scores.values(), reverse=True)
+    if len(top) < 2 or top[0] - top[1] >= margin:
+        return result
+    return replace(result, label=ABSTAIN_LABEL, labels=(), abstained=True)
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,7 +1,8 @@
 """Side-by-side evaluation of analyzers on one labelled set.
 
-Single-label: macro-recall (the SemEval-2017 Task 4 measure), macro-F1, accuracy.
-Multi-label: macro-F1, micro-F1, Jaccard (per sample). Both: throughput (texts/s over
+Single-label: macro-recall (the SemEval-2017 Task 4 measure), macro-F1, accuracy, and the
+expected calibration error of the top label (``ece``, 15 bins).
+Multi-label: macro-F1, micro-F1, Jaccard (per sample), and the ECE over every marginal. Both: throughput (texts/s over
 ``predict_proba`` in batches) and the peak resident memory of the process while that
 model predicted (Linux ``VmHWM``, reset before each model where the kernel allows).
 """
@@ -152,6 +153,7 @@ def evaluate(
     ``y`` holds one label name per text (single-label data) or a collection of label
     names per text (multi-label data).
     """
+    from affectkit.calibration import expected_calibration_error
     from affectkit.registry import load
 
     if batch_size < 1:
@@ -186,6 +188,7 @@ def evaluate(
             Y = indicator(y, labels)
             P = model._labels_from_proba(proba)
             metrics, per_label = score_multi(Y, P)
+            metrics["ece"] = expected_calibration_error(proba, Y)
             result = ModelEvaluation(
                 str(name), True, n, metrics, n / max(elapsed, 1e-9), peak, load_s, labels,
                 per_label_f1={lab: round(float(f), 4) for lab, f in zip(labels, per_label, strict=True)},
@@ -196,6 +199,7 @@ def evaluate(
             pred = [labels[i] for i in proba.argmax(axis=1)]
             gold = [str(v) for v in y]
             metrics = score_single(gold, pred, labels)
+            metrics["ece"] = expected_calibration_error(proba, np.asarray([labels.index(g) for g in gold]))
             cm = confusion_matrix(gold, pred, labels=list(labels)).tolist()
             result = ModelEvaluation(str(name), False, n, metrics, n / max(elapsed, 1e-9), peak, load_s, labels, cm)
         report.results.append(result)

@@ -65,6 +65,13 @@ class Result:
     segments:
         For a text too long for the model in one piece: the scores of each segment and its
         character span. Empty when the text was scored whole.
+    explanation:
+        Per-token contributions to ``label`` (an :class:`affectkit.explain.Explanation`) when
+        ``analyze(..., explain=True)`` asked for them, else ``None``.
+    abstained:
+        True when ``analyze(..., abstain=margin)`` found the top two labels closer than
+        ``margin``: ``label`` is then ``"mixed"`` and ``labels`` is empty; ``scores`` are
+        unchanged.
     """
 
     text: str
@@ -77,6 +84,8 @@ class Result:
     levels: dict[str, Level] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     segments: tuple[Segment, ...] = ()
+    explanation: Any = None
+    abstained: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (the CLI's ``--json`` output)."""
@@ -91,4 +100,6 @@ class Result:
             "levels": {k: v.to_dict() for k, v in self.levels.items()},
             "warnings": list(self.warnings),
             "segments": [s.to_dict() for s in self.segments],
+            "explanation": None if self.explanation is None else self.explanation.to_dict(),
+            "abstained": self.abstained,
         }

@@ -26,14 +26,30 @@ REGISTERED = [spec.name for spec in affectkit.list_models() if spec.task in ("se
 TINY = [f"tiny-{task}-{est}" for task in ("sentiment", "emotion") for est in ("logreg", "svm", "nb", "tree")]
 TINY_TRANSFORMER = ["tiny-transformer-sentiment", "tiny-transformer-emotion"]
 TINY_BILSTM = ["tiny-bilstm-sentiment", "tiny-bilstm-emotion"]
+TINY_TEXTCNN = ["tiny-textcnn-sentiment", "tiny-textcnn-emotion"]
+TINY_ENSEMBLE = ["tiny-ensemble-soft", "tiny-ensemble-hard", "tiny-ensemble-stacking", "tiny-ensemble-emotion"]
+TINY_CALIBRATED = ["tiny-calibrated-sentiment", "tiny-calibrated-emotion"]
 
 
-@pytest.fixture(scope="module", params=REGISTERED + TINY + TINY_TRANSFORMER + TINY_BILSTM)
+@pytest.fixture(scope="module",
+                params=REGISTERED + TINY + TINY_TRANSFORMER + TINY_BILSTM + TINY_TEXTCNN + TINY_ENSEMBLE
+                + TINY_CALIBRATED)
 def analyzer(request, tiny_models):
     if request.param in tiny_models:
         return tiny_models[request.param]
+    if request.param in TINY_CALIBRATED:
+        from affectkit.calibration import calibrate
+        from conftest import EMOTION_TEXTS, EMOTION_Y, SENTIMENT_TEXTS, SENTIMENT_Y
+
+        if request.param.endswith("emotion"):
+            return calibrate(tiny_models["tiny-emotion-logreg"], EMOTION_TEXTS, EMOTION_Y)
+        return calibrate(tiny_models["tiny-sentiment-logreg"], SENTIMENT_TEXTS, SENTIMENT_Y)
+    if request.param in TINY_ENSEMBLE:
+        return _tiny_ensemble(request.param, tiny_models)
     if request.param in TINY_BILSTM:
         return request.getfixturevalue("tiny_bilstm")[request.param]
+    if request.param in TINY_TEXTCNN:
+        return request.getfixturevalue("tiny_textcnn")[request.param]
     if request.param in TINY_TRANSFORMER:
         built = request.getfixturevalue("tiny_transformer")
         return affectkit.load(built["dir"], head=request.param.rsplit("-", 1)[1])
@@ -41,6 +57,17 @@ def analyzer(request, tiny_models):
         pytest.importorskip("nrclex")
         return affectkit.load(request.param, accept_terms=True)
     return affectkit.load(request.param)
+
+
+def _tiny_ensemble(name, tiny_models):
+    from affectkit.analyzers.ensemble import EnsembleAnalyzer
+    from conftest import EMOTION_TEXTS, EMOTION_Y, SENTIMENT_TEXTS, SENTIMENT_Y
+
+    if name == "tiny-ensemble-emotion":
+        members = [tiny_models["tiny-emotion-logreg"], tiny_models["tiny-emotion-nb"]]
+        return EnsembleAnalyzer(members).fit(EMOTION_TEXTS, EMOTION_Y)
+    members = [tiny_models["tiny-sentiment-logreg"], tiny_models["tiny-sentiment-svm"], "lexicon"]
+    return EnsembleAnalyzer(members, mode=name.rsplit("-", 1)[1]).fit(SENTIMENT_TEXTS, SENTIMENT_Y)
 
 
 def tolerance(analyzer) -> float:

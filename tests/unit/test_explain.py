@@ -1,4 +1,4 @@
-"""Occlusion explanations, for every generation of model."""
+"""Token explanations, for every generation of model: native (lexicon, linear) and occlusion."""
 
 from __future__ import annotations
 
@@ -28,13 +28,21 @@ def _drop(text, spans):
     return " ".join(" ".join(keep).split())
 
 
-@pytest.mark.parametrize("model", ["lexicon", "sentiment-classic", "sentiment"])
-def test_top_tokens_matter_more_than_random_tokens(model):
+@pytest.mark.parametrize(("model", "method", "expected"), [
+    ("lexicon", "auto", "lexicon"),
+    ("lexicon", "occlusion", "occlusion"),
+    ("sentiment-classic", "auto", "linear"),
+    ("sentiment-classic", "occlusion", "occlusion"),
+    ("sentiment", "auto", "occlusion"),
+])
+def test_top_tokens_matter_more_than_random_tokens(model, method, expected):
     analyzer = affectkit.load(model)
     labels = list(analyzer.labels_)
     rng = random.Random(0)
     top_moves, random_moves = [], []
-    for e, text in zip(explain(analyzer, TEXTS), TEXTS, strict=True):
+    explanations = explain(analyzer, TEXTS, method=method)
+    assert {e.method for e in explanations} == {expected}
+    for e, text in zip(explanations, TEXTS, strict=True):
         j = labels.index(e.label)
         k = 2
         top = [(t.start, t.end) for t in e.top(k)]
@@ -52,7 +60,8 @@ def test_offsets_and_shapes():
     for t in e.tokens:
         assert "Great  coffee 😀, bad lid!"[t.start:t.end] == t.token
     assert {t.token for t in e.top(2)} == {"Great", "😀"} or e.top(1)[0].token == "Great"
-    assert e.to_dict()["method"] == "occlusion"
+    assert e.to_dict()["method"] == "lexicon"
+    assert explain(analyzer, "Great coffee", method="occlusion").method == "occlusion"
     many = explain(analyzer, ["good", "", "bad"])
     assert len(many) == 3 and many[1].tokens == () and many[1].note
 
@@ -75,3 +84,30 @@ def test_bad_parameters():
         explain(analyzer, "x", label="joy")
     with pytest.raises(InvalidInputError, match="'max_tokens'"):
         explain(analyzer, "x", max_tokens=0)
+    with pytest.raises(InvalidInputError, match="'method'"):
+        explain(analyzer, "x", method="shap")
+
+
+def test_lexicon_word_scores_follow_vader_rules():
+    analyzer = affectkit.load("lexicon")
+    text = "The soup was not good, but the bread was GREAT 😀"
+    weights = {text[s:e]: w for s, e, w in analyzer.word_valences(text)}
+    assert weights["good"] < 0  # negated
+    assert weights["GREAT"] > 0 and weights["😀"] > 0
+    e = explain(analyzer, text)
+    assert e.label == "positive" and e.top(1)[0].token == "GREAT"
+    neg = explain(analyzer, text, label="negative")
+    assert {t.token: t.weight for t in neg.tokens}["GREAT"] < 0
+
+
+def test_linear_weights_land_on_words_and_trees_fall_back_to_occlusion():
+    from affectkit.analyzers.classic import ClassicAnalyzer
+
+    texts = ["lovely soup", "lovely bread", "awful soup", "awful bread"] * 5
+    y = ["positive", "positive", "negative", "negative"] * 5
+    linear = ClassicAnalyzer("logreg", features={"min_df": 1}).fit(texts, y)
+    e = explain(linear, "awful bread")
+    assert e.method == "linear" and e.label == "negative"
+    assert e.top(1)[0].token == "awful"
+    tree = ClassicAnalyzer("tree", features={"min_df": 1}).fit(texts, y)
+    assert explain(tree, "awful bread").method == "occlusion"

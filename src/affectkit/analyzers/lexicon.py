@@ -18,6 +18,7 @@ texts up to ``max_chars`` get exactly VADER's own score.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,69 @@ class VaderAnalyzer(Analyzer):
         """The lexicon valence of each word of ``text`` (0.0 for words not in the lexicon)."""
         lex = self._vader.lexicon
         return [(w, float(lex.get(w.lower().strip(".,!?;:\"'()"), 0.0))) for w in text.split()]
+
+    #: How ``explain`` attributes this analyzer's predictions (see :meth:`_token_weights`).
+    explanation_method = "lexicon"
+
+    def word_valences(self, text: str) -> list[tuple[int, int, float]]:
+        """VADER's valence of each word of ``text`` as it enters the compound score.
+
+        Spans ``(start, end, valence)`` into ``text``, after VADER's rules (negation, boosters,
+        capitals, "but"); an emoji gets the valence of VADER's description of it. These
+        valences, plus punctuation emphasis, are what VADER sums and normalises.
+        """
+        import string
+
+        from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentiText
+
+        vader = self._vader
+        converted: list[str] = []  # VADER's emoji-to-description rewrite, with a source index per character
+        source: list[int] = []
+        prev_space = True
+        for i, ch in enumerate(text):
+            if ch in vader.emojis:
+                piece = ("" if prev_space else " ") + vader.emojis[ch]
+                converted.extend(piece)
+                source.extend([i] * len(piece))
+                prev_space = False
+            else:
+                converted.append(ch)
+                source.append(i)
+                prev_space = ch == " "
+        flat = "".join(converted)
+        words: list[str] = []
+        spans: list[tuple[int, int]] = []
+        for m in re.finditer(r"\S+", flat):
+            token = m.group()
+            stripped = token.strip(string.punctuation)
+            word = token if len(stripped) <= 2 else stripped
+            off = m.start() + token.find(word)
+            words.append(word)
+            spans.append((source[off], source[off + len(word) - 1] + 1))
+        if not words:
+            return []
+        sentitext = SentiText(" ".join(words))
+        sentitext.words_and_emoticons = words
+        sentiments: list[float] = []
+        for i, item in enumerate(words):
+            if item.lower() in BOOSTER_DICT or (
+                i < len(words) - 1 and item.lower() == "kind" and words[i + 1].lower() == "of"
+            ):
+                sentiments.append(0.0)
+                continue
+            sentiments = vader.sentiment_valence(0, sentitext, item, i, sentiments)
+        sentiments = vader._but_check(words, sentiments)
+        merged: dict[tuple[int, int], float] = {}
+        for span, val in zip(spans, sentiments, strict=True):
+            merged[span] = merged.get(span, 0.0) + float(val)
+        return [(s, e, v) for (s, e), v in merged.items()]
+
+    def _token_weights(self, text: str, label_index: int) -> list[tuple[int, int, float]]:
+        """Word scores for ``explain``: valence for positive, minus valence for negative and
+        minus its size for neutral (a strongly scored word speaks against neutral)."""
+        label = self.labels_[label_index]
+        sign = {"positive": 1.0, "negative": -1.0}.get(label)
+        return [(s, e, v * sign if sign is not None else -abs(v)) for s, e, v in self.word_valences(text)]
 
     def _config(self) -> dict[str, Any]:
         config = super()._config()

@@ -83,6 +83,8 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output: one object, or one per line for several texts.")] = False,
     threshold: Annotated[float | None, typer.Option(help="Threshold of multi-label models (default: the model's tuned ones).")] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per batch.", min=1)] = 256,
+    explain: Annotated[bool, typer.Option("--explain", help="Per-token contributions to each label, in colour (green for, red against).")] = False,
+    abstain: Annotated[float | None, typer.Option(help="Single-label models: answer 'mixed' when the top two probabilities are closer than this margin.", min=0.0, max=1.0)] = None,
 ) -> None:
     """Analyze a text, stdin or a file with any model."""
     from affectkit.registry import load
@@ -94,7 +96,8 @@ def analyze(
         with _progress(enabled=len(texts) > batch_size) as progress:
             task = progress.add_task(f"analyze ({model})", total=len(texts))
             for start in range(0, len(texts), batch_size):
-                results.extend(analyzer.analyze(texts[start : start + batch_size], threshold=threshold))
+                results.extend(analyzer.analyze(texts[start : start + batch_size], threshold=threshold,
+                                                explain=explain, abstain=abstain))
                 progress.update(task, advance=min(batch_size, len(texts) - start))
     except (AffectkitError, OSError, ValueError, KeyError) as exc:
         raise _fail(exc) from None
@@ -102,6 +105,38 @@ def analyze(
         _emit_json(results, single)
         return
     _print_results(results, multi=analyzer.tags.multi_label)
+    if explain:
+        for i, r in enumerate(results, 1):
+            out.print(_coloured_explanation(i, r))
+
+
+def _coloured_explanation(index: int, result: Any) -> Any:
+    """The text with each token coloured by its weight: green supports the label, red speaks against it."""
+    from rich.text import Text
+
+    e = result.explanation
+    line = Text(f"{index}. {e.label} ({e.method}): ", style="bold")
+    if not e.tokens:
+        line.append(e.note or "nothing to explain", style="dim")
+        return line
+    scale = max(abs(t.weight) for t in e.tokens) or 1.0
+    cursor = 0
+    for t in e.tokens:
+        if t.start < cursor:
+            continue
+        line.append(result.text[cursor : t.start])
+        strength = min(abs(t.weight) / scale, 1.0)
+        level = int(round(80 + 175 * strength))
+        colour = f"rgb(0,{level},0)" if t.weight > 0 else f"rgb({level},0,0)"
+        line.append(result.text[t.start : t.end], style=f"bold {colour}" if strength >= 0.05 else "dim")
+        cursor = t.end
+    line.append(result.text[cursor:])
+    top = ", ".join(f"{t.token} {t.weight:+.3f}" for t in e.top(3) if t.weight > 0)
+    if top:
+        line.append(f"   top: {top}", style="dim")
+    if e.note:
+        line.append(f" ({e.note})", style="dim")
+    return line
 
 
 def _emit_json(results: list[Any], single: bool) -> None:
@@ -280,7 +315,7 @@ def train(
     members: Annotated[str | None, typer.Option(help="--arch ensemble: comma-separated member models (names or directories; 'default' is the task default), e.g. default,classic,lexicon. The file's rows (or --val) tune the weights or the stacker.")] = None,
     mode: Annotated[str, typer.Option(help="--arch ensemble: soft (weighted mean), hard (weighted votes) or stacking (logistic regression on the members' scores).")] = "soft",
 ) -> None:
-    """Train a classic, BiLSTM, TextCNN or fine-tuned transformer model on your labelled file and write a model directory."""
+    """Train a classic, BiLSTM, TextCNN, fine-tuned transformer or ensemble model on your labelled file and write a model directory."""
     from affectkit.training import train_classic, train_neural
 
     columns = {"text_col": text_col, "label_col": label_col, "labels_col": labels_col,
@@ -362,10 +397,11 @@ def evaluate(
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
         return
     table = Table(title=f"affectkit evaluate: {data} ({len(texts)} texts)", header_style="bold")
-    table.add_column("model")
+    table.add_column("model", overflow="fold", min_width=8)
     metric_names = report.metric_names
     for m in metric_names:
-        table.add_column(m.replace("_", "-"), justify="right")
+        header = m.replace("_", "-")
+        table.add_column(header, justify="right", min_width=len(header))
     table.add_column("texts/s", justify="right")
     table.add_column("peak MB", justify="right")
     for r in report.results:
@@ -376,6 +412,46 @@ def evaluate(
     out.print(table)
     if png:
         out.print(f"Confusion matrix: {png}")
+
+
+@app.command()
+def calibrate(
+    model: Annotated[str, typer.Argument(help="Model name or directory to calibrate.")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Validation data: a labelled file, or a shared set as name:split (e.g. tweeteval-sentiment:val).")],
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Write the calibrated model here.")] = None,
+    text_col: Annotated[str, typer.Option(help="Text column of a file.")] = "text",
+    label_col: Annotated[str | None, typer.Option(help="Label column (single-label).")] = None,
+    labels_col: Annotated[str | None, typer.Option(help="Comma-separated labels column (multi-label).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
+) -> None:
+    """Calibrate a model on validation data: temperature scaling (single-label) or per-label thresholds (multi-label)."""
+    from affectkit.calibration import calibration_summary
+
+    try:
+        texts, y = _labelled(data, text_col, label_col, labels_col)
+        with err.status(f"calibrating {model} on {len(texts)} texts"):
+            summary = calibration_summary(model, texts, y)
+        path = summary["analyzer"].save(out_dir) if out_dir is not None else None
+    except (AffectkitError, OSError, ValueError, KeyError) as exc:
+        raise _fail(exc) from None
+    fitted = {k: summary[k] for k in ("temperature", "thresholds") if k in summary}
+    if as_json:
+        payload = {"model": model, "data": data, "n_texts": len(texts), **fitted,
+                   **{k: summary[k] for k in ("before", "after", "crossfit")}, "path": str(path) if path else None}
+        sys.stdout.write(json.dumps(payload) + "\n")
+        return
+    table = Table(title=f"affectkit calibrate: {model} on {data} ({len(texts)} texts)", header_style="bold")
+    table.add_column("")
+    names = list(summary["before"])
+    for m in names:
+        table.add_column(m.replace("_", "-"), justify="right")
+    for row, label in (("before", "before"), ("after", "after (in-sample)"), ("crossfit", "after (2-fold cross-fitted)")):
+        table.add_row(label, *[f"{summary[row][m]:.4f}" for m in names])
+    out.print(table)
+    if "temperature" in summary:
+        out.print(f"temperature {summary['temperature']:.4f}")
+    if path:
+        out.print(f"Calibrated model written to {path}")
 
 
 def _evaluate_aspects(data: str, models_: str, as_json: bool) -> None:

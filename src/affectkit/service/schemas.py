@@ -76,6 +76,7 @@ class ResultOut(BaseModel):
     warnings: list[str]
     segments: list[SegmentOut]
     explanation: ExplanationOut | None = None
+    abstained: bool = False
 
 
 class AspectVerdictOut(BaseModel):

@@ -339,6 +339,57 @@ class ClassicAnalyzer(Analyzer):
             return np.asarray(X @ W) + head["b"]
         raise InvalidInputError("decision_scores is defined for linear estimators only.")
 
+    # -- explanations ------------------------------------------------------------------------
+    @property
+    def explanation_method(self) -> str:
+        """``"linear"`` (feature weights) for linear heads; trees are explained by occlusion."""
+        return "linear" if getattr(self, "head_", {}).get("kind") == "linear" else "occlusion"
+
+    def _token_weights(self, text: str, label_index: int) -> list[tuple[int, int, float]] | None:
+        """Feature weights for ``explain``: each active feature's value times its weight for the
+        label (for a softmax head, minus the mean weight over labels: the label's log-odds),
+        summed onto the words it covers.
+
+        A word n-gram is split evenly over its words; a character n-gram over the places it
+        occurs in the lower-cased text. Hand features (punctuation, capitals, emoji counts)
+        have no span and are left out. ``None`` for trees (explained by occlusion).
+        """
+        head = self.head_
+        if head["kind"] != "linear":
+            return None
+        feat = self.featurizer_
+        X = feat.transform([text])
+        idx, x = X.indices, X.data
+        W = np.asarray(head["W"], dtype=np.float64)[idx]
+        d = W[:, label_index] - W.mean(axis=1) if head["link"] == "softmax" else W[:, label_index]
+        contrib = x * d
+        n_word, n_char = len(feat.vocab_word_), len(feat.vocab_char_)
+        weights: dict[tuple[int, int], float] = {}
+
+        def add(span: tuple[int, int], value: float) -> None:
+            weights[span] = weights.get(span, 0.0) + value
+
+        tokens, spans = _token_spans(text, feat.config.negation)
+        lower = text.lower()
+        for f, c in zip(idx, contrib, strict=True):
+            if c == 0.0:
+                continue
+            if f < n_word:
+                gram = feat.vocab_word_[f].split(" ")
+                n = len(gram)
+                places = [i for i in range(len(tokens) - n + 1) if tokens[i : i + n] == gram]
+                hits = [spans[i + k] for i in places for k in range(n) if spans[i + k] is not None]
+                for span in hits:
+                    add(span, c / len(hits))
+            elif f < n_word + n_char:
+                gram = feat.vocab_char_[f - n_word].strip()
+                if not gram:
+                    continue
+                starts = [m for m in _find_all(lower, gram)]
+                for m in starts:
+                    add((m, m + len(gram)), c / len(starts))
+        return _onto_words(text, weights)
+
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         X = self.featurizer_.transform(texts)
         head = self.head_
@@ -469,3 +520,59 @@ def best_f1_thresholds(proba: np.ndarray, Y: np.ndarray, grid: Sequence[float] |
         best = np.flatnonzero(f1 == f1.max())
         out[j] = float(grid_arr[best[np.argmin(np.abs(grid_arr[best] - 0.5))]])
     return out
+
+
+def _find_all(haystack: str, needle: str) -> list[int]:
+    out, at = [], haystack.find(needle)
+    while at >= 0:
+        out.append(at)
+        at = haystack.find(needle, at + 1)
+    return out
+
+
+def _token_spans(text: str, negation: bool) -> tuple[list[str], list[tuple[int, int] | None]]:
+    """The featurizer's word tokens and, where it can be found, each one's span in ``text``."""
+    import re
+
+    from affectkit.text.tokenize import tokenize
+
+    tokens, _ = tokenize(text, negation=negation)
+    lower = text.lower()
+    spans: list[tuple[int, int] | None] = []
+    cursor = 0
+    special = {"<user>": re.compile(r"@\w+"), "<url>": re.compile(r"(?:https?://|www\.)\S+", re.I)}
+    for tok in tokens:
+        base = tok[:-4] if tok.endswith("_NEG") else tok
+        if base in special:
+            m = special[base].search(text, cursor)
+            span = (m.start(), m.end()) if m else None
+        else:
+            at = lower.find(base, cursor)
+            span = (at, at + len(base)) if at >= 0 else None
+        if span is not None:
+            cursor = span[1]
+        spans.append(span)
+    return tokens, spans
+
+
+def _onto_words(text: str, weights: dict[tuple[int, int], float]) -> list[tuple[int, int, float]]:
+    """Spread weights given on arbitrary spans onto ``explain``'s word tokens, by overlap."""
+    from affectkit.explain import token_spans
+
+    words = token_spans(text)
+    out = [0.0] * len(words)
+    starts = np.asarray([s for s, _ in words], dtype=np.int64)
+    for (s, e), w in weights.items():
+        first = max(int(np.searchsorted(starts, s, side="right")) - 1, 0)
+        overlap = []
+        for k in range(first, len(words)):
+            ws, we = words[k]
+            if ws >= e:
+                break
+            ov = min(e, we) - max(s, ws)
+            if ov > 0:
+                overlap.append((k, ov))
+        total = sum(ov for _, ov in overlap)
+        for k, ov in overlap:
+            out[k] += w * ov / total
+    return [(s, e, w) for (s, e), w in zip(words, out, strict=True)]
