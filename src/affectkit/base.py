@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 FORMAT_NAME = "affectkit-model"
 FORMAT_VERSION = 1
 
-__all__ = ["Analyzer", "Tags", "FORMAT_NAME", "FORMAT_VERSION", "ABSTAIN_LABEL"]
+__all__ = ["Analyzer", "Tags", "FORMAT_NAME", "FORMAT_VERSION", "ABSTAIN_LABEL", "abstain_result"]
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ class Analyzer:
 
             results = [replace(r, explanation=e) for r, e in zip(results, explain_results(self, results), strict=True)]
         if margin is not None:
-            results = [_abstain(r, margin) for r in results]
+            results = [abstain_result(r, margin) for r in results]
         return results[0] if isinstance(texts, str | bytes | bytearray) else results
 
     def _check_abstain(self, abstain: object) -> float | None:
@@ -279,7 +279,9 @@ class Analyzer:
 ABSTAIN_LABEL = "mixed"
 
 
-def _abstain(result: Result, margin: float) -> Result:
+def abstain_result(result: Result, margin: float) -> Result:
+    """``result`` relabelled ``"mixed"`` (``abstained=True``, no labels) when its top two scores are
+    closer than ``margin``; otherwise ``result`` itself. Scores are never changed."""
     top = sorted(result.scores.values(), reverse=True)
     if len(top) < 2 or top[0] - top[1] >= margin:
         return result

@@ -102,6 +102,24 @@ def test_aspects_given_and_absent(client):
     assert not got["battery"]["found"] and got["battery"]["polarity"] is None and got["battery"]["note"]
 
 
+def test_abstain_answers_mixed_on_close_calls(client):
+    texts = ["It was good in parts and bad in others, hard to say", "I absolutely love it, wonderful!"]
+    plain = client.post("/v1/sentiment", json={"texts": texts}).json()["results"]
+    top2 = [sorted(r["scores"].values())[-2:] for r in plain]
+    margins = [b - a for a, b in top2]
+    cut = (margins[0] + margins[1]) / 2
+    assert margins[0] < cut < margins[1]
+    got = client.post("/v1/sentiment", json={"texts": texts, "abstain": cut}).json()["results"]
+    assert got[0]["label"] == "mixed" and got[0]["abstained"] and got[0]["labels"] == []
+    assert got[0]["scores"] == plain[0]["scores"]
+    assert got[1]["label"] == plain[1]["label"] and not got[1]["abstained"]
+    both = client.post("/v1/analyze", json={"texts": texts, "tasks": ["sentiment", "emotion"], "abstain": cut})
+    first = both.json()["results"][0]
+    assert first["sentiment"]["label"] == "mixed" and not first["emotion"]["abstained"]
+    assert client.post("/v1/sentiment", json={"texts": texts, "abstain": 1.5}).status_code == 422
+    assert client.post("/v1/emotion", json={"texts": texts, "abstain": 0.2}).status_code == 422
+
+
 def test_analyze_all_tasks_with_explanations(client):
     texts = [SEED, "What a wonderful, kind gesture."]
     r = client.post("/v1/analyze", json={"texts": texts, "explain": True})

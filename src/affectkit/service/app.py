@@ -385,10 +385,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         return out
 
     async def _results(task: str, texts: list[str | None], explain: bool,
-                       computed: Any = None) -> list[dict[str, Any]]:
+                       computed: Any = None, abstain: float | None = None) -> list[dict[str, Any]]:
         _model(task)
         metrics.texts.labels(task).inc(len(texts))
         results = computed if computed is not None else await state["batchers"][task].submit(texts)
+        if abstain is not None and task == "sentiment":
+            from affectkit.base import abstain_result
+
+            results = [abstain_result(r, abstain) for r in results]
         dicts = [r.to_dict() for r in results]
         if explain:
             for i, (d, e) in enumerate(zip(dicts, await _explain(task, texts), strict=True)):
@@ -419,10 +423,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @app.post("/v1/sentiment", response_model=S.ResultsResponse, dependencies=secured, responses=text_errors,
               tags=["analysis"])
-    async def sentiment(body: S.TextsRequest) -> dict[str, Any]:
+    async def sentiment(body: S.SentimentRequest) -> dict[str, Any]:
         """Sentiment (negative / neutral / positive with probabilities) of each text."""
         _check_texts(body.texts)
-        return {"model": settings.sentiment, "results": await _timed(_results("sentiment", body.texts, body.explain))}
+        return {"model": settings.sentiment,
+                "results": await _timed(_results("sentiment", body.texts, body.explain, abstain=body.abstain))}
 
     @app.post("/v1/emotion", response_model=S.ResultsResponse, dependencies=secured, responses=text_errors,
               tags=["analysis"])
@@ -455,12 +460,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 if t == "aspects":
                     calls[t] = _aspects(body.texts, body.aspects)
                 elif not pair:
-                    calls[t] = _results(t, body.texts, body.explain)
+                    calls[t] = _results(t, body.texts, body.explain, abstain=body.abstain)
             done = dict(zip(calls, await asyncio.gather(*calls.values()), strict=True))
             if pair:
                 shared = done.pop("pair")
                 for k, t in enumerate(("sentiment", "emotion")):
-                    done[t] = await _results(t, body.texts, body.explain, [r[k] for r in shared])
+                    done[t] = await _results(t, body.texts, body.explain, [r[k] for r in shared], body.abstain)
             return done
 
         got = await _timed(run())

@@ -22,6 +22,14 @@ class TextsRequest(_Strict):
     explain: bool = Field(False, description="Add per-token contributions (occlusion) to each result.")
 
 
+_ABSTAIN = ("Answer 'mixed' (abstained: true) instead of a forced label when the two most likely sentiments are "
+            "closer than this margin in probability; null always picks the top label.")
+
+
+class SentimentRequest(TextsRequest):
+    abstain: float | None = Field(None, ge=0.0, le=1.0, description=_ABSTAIN, examples=[0.2])
+
+
 class AspectsRequest(_Strict):
     texts: list[str | None] = Field(..., examples=[["The product works great but delivery was delayed"]])
     aspects: list[AspectTerm] | None = Field(
@@ -36,6 +44,7 @@ class AnalyzeRequest(_Strict):
     aspects: list[AspectTerm] | None = Field(None, max_length=50,
                                              description="Aspect terms to judge (default: extracted).")
     explain: bool = Field(False, description="Token contributions for the sentiment and emotion results.")
+    abstain: float | None = Field(None, ge=0.0, le=1.0, description=_ABSTAIN + " Applies to the sentiment results.")
 
 
 class LevelOut(BaseModel):
