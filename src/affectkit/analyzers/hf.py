@@ -40,7 +40,6 @@ from typing import Any
 
 import numpy as np
 
-from affectkit._runtime import sigmoid, softmax
 from affectkit._validation import TextBatch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, UnknownModelError, require
@@ -354,40 +353,12 @@ class HFAnalyzer(Analyzer):
         return out
 
     def _score(self, texts: list[str]) -> tuple[np.ndarray, list[tuple[Segment, ...]]]:
-        from affectkit.analyzers.transformer import TransformerAnalyzer
+        from affectkit.analyzers.transformer import pool_units, split_units
 
         hf = self._hf()
-        units: list[list[int]] = []  # the units of each text are contiguous, in text order
-        counts = np.ones(len(texts), dtype=np.int64)
-        spans_of: dict[int, list[tuple[int, int]]] = {}
-        for i, ids in enumerate(hf.encode(texts)):
-            if len(ids) <= hf.max_length:
-                units.append(ids)
-                continue
-            spans_of[i] = TransformerAnalyzer._segments(hf, texts[i])  # the ONNX runner's splitting
-            counts[i] = len(spans_of[i])
-            for piece in hf.encode([texts[i][s:e] for s, e in spans_of[i]]):
-                units.append(piece[: hf.max_length - 1] + piece[-1:] if len(piece) > hf.max_length else piece)
-        n_labels = len(hf.labels)
-        if not texts:
-            return np.zeros((0, n_labels)), []
-        z = self._logits(hf, units)
-        p = (sigmoid(z) if hf.multi_label else softmax(z)).astype(np.float64)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        if hf.multi_label:  # a document shows an emotion if one of its segments does
-            proba = np.maximum.reduceat(p, starts, axis=0)
-        else:  # token-weighted mean of the segments (a text scored whole keeps its own scores)
-            lengths = np.asarray([len(u) for u in units], dtype=np.float64)[:, None]
-            mean = np.add.reduceat(p * lengths, starts, axis=0) / np.add.reduceat(lengths, starts, axis=0)
-            proba = np.where(counts[:, None] == 1, p[starts], mean)
-        segments: list[tuple[Segment, ...]] = [() for _ in texts]
-        for i, spans in spans_of.items():
-            rows = p[starts[i] : starts[i] + counts[i]]
-            segments[i] = tuple(
-                Segment(start=s, end=e, scores={lab: float(v) for lab, v in zip(hf.labels, row, strict=True)})
-                for (s, e), row in zip(spans, rows, strict=True)
-            )
-        return proba, segments
+        units, counts, spans_of = split_units(hf, texts)  # the ONNX runner's splitting of long texts
+        z = self._logits(hf, units) if units else np.zeros((0, len(hf.labels)))
+        return pool_units(z, units, counts, spans_of, hf.labels, hf.multi_label)
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         return self._score(texts)[0]

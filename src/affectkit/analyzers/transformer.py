@@ -21,6 +21,7 @@ The per-segment scores and character spans are kept in ``Result.segments``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from affectkit.exceptions import InvalidInputError, ModelFormatError, require
 from affectkit.results import Result, Segment
 from affectkit.text.normalize import normalize_for_transformer
 
-__all__ = ["TransformerAnalyzer"]
+__all__ = ["TransformerAnalyzer", "split_units", "pool_units"]
 
 MODEL_FILE = "model.onnx"
 
@@ -228,44 +229,14 @@ class TransformerAnalyzer(Analyzer):
     def _score_heads(self, texts: list[str]) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[Segment, ...]]]]:
         """Scores and long-text segments of every head, from one encoder pass."""
         bb = self._bb()
-        heads = bb.config["heads"]
-        seqs = bb.encode(texts) if texts else []
-        units: list[list[int]] = []  # the units of each text are contiguous, in text order
-        counts = np.ones(len(texts), dtype=np.int64)
-        spans_of: dict[int, list[tuple[int, int]]] = {}
-        for i, ids in enumerate(seqs):
-            if len(ids) <= bb.max_length:
-                units.append(ids)
-                continue
-            spans_of[i] = self._segments(bb, texts[i])
-            counts[i] = len(spans_of[i])
-            for piece in bb.encode([texts[i][s:e] for s, e in spans_of[i]]):
-                units.append(piece[: bb.max_length - 1] + piece[-1:] if len(piece) > bb.max_length else piece)
+        units, counts, spans_of = split_units(bb, texts)
         logits = bb.run(units, self.batch_size) if units else {}
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        lengths = np.asarray([len(u) for u in units], dtype=np.float64)[:, None]
         out: dict[str, np.ndarray] = {}
-        per_unit: dict[str, np.ndarray] = {}
-        for name, head in heads.items():
-            z = logits.get(head["output"], np.zeros((0, len(head["labels"]))))
-            p = per_unit[name] = (sigmoid(z) if head["multi_label"] else softmax(z)).astype(np.float64)
-            if not texts:
-                out[name] = np.zeros((0, len(head["labels"])))
-            elif head["multi_label"]:  # a document shows an emotion if one of its segments does
-                out[name] = np.maximum.reduceat(p, starts, axis=0)
-            else:  # token-weighted mean of the segments (a text scored whole keeps its own scores)
-                mean = np.add.reduceat(p * lengths, starts, axis=0) / np.add.reduceat(lengths, starts, axis=0)
-                out[name] = np.where(counts[:, None] == 1, p[starts], mean)
         segments: dict[str, list[tuple[Segment, ...]]] = {}
-        for name, head in heads.items():
-            labels = head["labels"]
-            segments[name] = [() for _ in texts]
-            for i, spans in spans_of.items():
-                rows = per_unit[name][starts[i] : starts[i] + counts[i]]
-                segments[name][i] = tuple(
-                    Segment(start=s, end=e, scores={lab: float(v) for lab, v in zip(labels, row, strict=True)})
-                    for (s, e), row in zip(spans, rows, strict=True)
-                )
+        for name, head in bb.config["heads"].items():
+            z = logits.get(head["output"], np.zeros((0, len(head["labels"]))))
+            out[name], segments[name] = pool_units(
+                z, units, counts, spans_of, head["labels"], bool(head["multi_label"]))
         return out, segments
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -305,6 +276,58 @@ class TransformerAnalyzer(Analyzer):
             raise ModelFormatError(f"{path} is missing {MODEL_FILE} or tokenizer.json.")
         params = {k: v for k, v in config.get("params", {}).items() if k in ("head", "threshold", "batch_size", "threads")}
         return cls(path=str(path), **params)
+
+
+def split_units(encoder: Any, texts: list[str]) -> tuple[list[list[int]], np.ndarray, dict[int, list[tuple[int, int]]]]:
+    """Token sequences to score for ``texts``, none longer than ``encoder.max_length``.
+
+    A text that fits is one unit; a longer one is cut at sentence ends (:meth:`TransformerAnalyzer._segments`)
+    into several, contiguous and in order. ``encoder`` has ``encode(texts)`` and ``max_length``.
+    Returns the units, the number of units of each text and each long text's character spans.
+    """
+    units: list[list[int]] = []
+    counts = np.ones(len(texts), dtype=np.int64)
+    spans_of: dict[int, list[tuple[int, int]]] = {}
+    limit = encoder.max_length
+    for i, ids in enumerate(encoder.encode(texts) if texts else []):
+        if len(ids) <= limit:
+            units.append(ids)
+            continue
+        spans_of[i] = TransformerAnalyzer._segments(encoder, texts[i])
+        counts[i] = len(spans_of[i])
+        for piece in encoder.encode([texts[i][s:e] for s, e in spans_of[i]]):
+            units.append(piece[: limit - 1] + piece[-1:] if len(piece) > limit else piece)
+    return units, counts, spans_of
+
+
+def pool_units(logits: np.ndarray, units: list[list[int]], counts: np.ndarray,
+               spans_of: dict[int, list[tuple[int, int]]], labels: Sequence[str],
+               multi_label: bool) -> tuple[np.ndarray, list[tuple[Segment, ...]]]:
+    """Texts' scores from their units' logits (:func:`split_units`), and the long texts' segments.
+
+    Multi-label: per label, the largest marginal over a text's segments (a document shows an
+    emotion if one of its parts does). Single-label: the segments' probabilities averaged with
+    their token counts as weights; a text scored whole keeps its own scores.
+    """
+    n = len(counts)
+    if n == 0:
+        return np.zeros((0, len(labels))), []
+    p = (sigmoid(logits) if multi_label else softmax(logits)).astype(np.float64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    if multi_label:
+        proba = np.maximum.reduceat(p, starts, axis=0)
+    else:
+        lengths = np.asarray([len(u) for u in units], dtype=np.float64)[:, None]
+        mean = np.add.reduceat(p * lengths, starts, axis=0) / np.add.reduceat(lengths, starts, axis=0)
+        proba = np.where(counts[:, None] == 1, p[starts], mean)
+    segments: list[tuple[Segment, ...]] = [() for _ in range(n)]
+    for i, spans in spans_of.items():
+        rows = p[starts[i] : starts[i] + counts[i]]
+        segments[i] = tuple(
+            Segment(start=s, end=e, scores={lab: float(v) for lab, v in zip(labels, row, strict=True)})
+            for (s, e), row in zip(spans, rows, strict=True)
+        )
+    return proba, segments
 
 
 def analyze_heads(analyzers: list[TransformerAnalyzer], texts: list[Any]) -> list[list[Result]]:
