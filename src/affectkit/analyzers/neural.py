@@ -585,18 +585,9 @@ def _textcnn_network(torch: Any, vocab_size: int, embed_dim: int, kernel_sizes: 
 
 def _export(torch: Any, net: Any) -> bytes:
     """The network as ONNX bytes, with dynamic batch and length axes."""
-    buf = io.BytesIO()
-    ids = torch.ones((1, 5), dtype=torch.long)
-    import warnings
+    from affectkit.train.export import torch_to_onnx
 
-    with warnings.catch_warnings():  # the TorchScript exporter is deprecated in favour of dynamo; both work here
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", UserWarning)  # tracer notes (LSTM batch size), expected
-        warnings.simplefilter("ignore", getattr(torch.jit, "TracerWarning", UserWarning))
-        torch.onnx.export(
-            net, (ids,), buf,
-            input_names=["input_ids"], output_names=["logits"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch"}},
-            opset_version=17, dynamo=False,
-        )
+    buf = io.BytesIO()
+    torch_to_onnx(torch, net, (torch.ones((1, 5), dtype=torch.long),), buf,
+                  input_names=("input_ids",), output_names=("logits",))
     return buf.getvalue()

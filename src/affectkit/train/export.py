@@ -26,9 +26,30 @@ from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["export_onnx", "compact_fp16", "write_hf_models"]
+__all__ = ["export_onnx", "compact_fp16", "write_hf_models", "torch_to_onnx", "transformer_config"]
 
 MODEL_FILE = "model.onnx"
+
+
+def torch_to_onnx(torch: Any, module: Any, args: tuple[Any, ...], f: Any, *, input_names: tuple[str, ...],
+                  output_names: tuple[str, ...], opset: int = 17) -> None:
+    """``torch.onnx.export`` as every affectkit export does it: the TorchScript exporter, dynamic batch
+    axes (and sequence axes on the inputs), to a path or a binary buffer ``f``.
+
+    The TorchScript exporter is deliberate: its graph is the one onnxruntime's BERT optimizer fuses
+    (Attention, SkipLayerNorm, BiasGelu). Its deprecation notice and tracer notes are expected and
+    silenced here.
+    """
+    import warnings
+
+    dynamic = {name: {0: "batch", 1: "seq"} for name in input_names}
+    dynamic.update({name: {0: "batch"} for name in output_names})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", getattr(torch.jit, "TracerWarning", UserWarning))
+        torch.onnx.export(module, args, f, input_names=list(input_names), output_names=list(output_names),
+                          dynamic_axes=dynamic, opset_version=opset, dynamo=False)
 
 
 def _trace(model, path: Path, opset: int = 17,
@@ -47,28 +68,8 @@ def _trace(model, path: Path, opset: int = 17,
     model.eval()
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
-    import warnings
-
-    # The TorchScript exporter is deliberate: its graph is the one onnxruntime's BERT optimizer
-    # fuses (Attention, SkipLayerNorm, BiasGelu). Its deprecation and tracer notes are expected.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", getattr(torch.jit, "TracerWarning", UserWarning))
-        _export(torch, Wrapper(model), ids, mask, path, opset, output_names)
-
-
-def _export(torch, wrapper, ids, mask, path: Path, opset: int,
-            output_names: tuple[str, ...] = ("sentiment_logits", "emotion_logits")) -> None:
-    torch.onnx.export(
-        wrapper, (ids, mask), str(path),
-        input_names=["input_ids", "attention_mask"],
-        output_names=list(output_names),
-        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                      **{name: {0: "batch"} for name in output_names}},
-        opset_version=opset,
-        dynamo=False,
-    )
+    torch_to_onnx(torch, Wrapper(model), (ids, mask), str(path), input_names=("input_ids", "attention_mask"),
+                  output_names=output_names, opset=opset)
 
 
 def _optimize(path: Path, num_heads: int, hidden_size: int) -> None:
@@ -154,31 +155,49 @@ def export_onnx(
     if work == out:  # the intermediate fp32 graph is kept only in a separate work_dir
         raw.unlink()
     shutil.copyfile(Path(base) / "tokenizer.json", out / "tokenizer.json")
-    from affectkit import __version__
-    from affectkit.base import FORMAT_NAME, FORMAT_VERSION
-
-    config = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "analyzer": "transformer",
-        "affectkit_version": __version__,
-        "task": "sentiment",
-        "labels": list(SENTIMENT_LABELS),
-        "multi_label": False,
-        "params": {"head": "sentiment", "threshold": None, "batch_size": 16, "threads": None},
-        "heads": {
+    config = transformer_config(
+        {
             "sentiment": {"labels": list(SENTIMENT_LABELS), "multi_label": False, "output": "sentiment_logits"},
             "emotion": {"labels": list(EMOTION_LABELS), "multi_label": True, "output": "emotion_logits",
                         "thresholds": thresholds or [0.5] * len(EMOTION_LABELS)},
         },
-        "max_length": max_length,
-        "storage": storage,
-        "base_model": _base_label(str(getattr(cfg, "_name_or_path", "") or base)),
-        "encoder": {"layers": cfg.num_hidden_layers, "hidden": cfg.hidden_size, "heads": cfg.num_attention_heads},
-        "metrics": metrics or {},
-    }
+        max_length=max_length, storage=storage,
+        base_model=_base_label(str(getattr(cfg, "_name_or_path", "") or base)),
+        encoder={"layers": cfg.num_hidden_layers, "hidden": cfg.hidden_size, "heads": cfg.num_attention_heads},
+        metrics=metrics or {},
+    )
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out
+
+
+def transformer_config(heads: dict[str, dict[str, Any]], *, max_length: int, storage: str, base_model: str,
+                       normalize: bool = True, batch_size: int = 16, **extra: Any) -> dict[str, Any]:
+    """``config.json`` of a model directory the ``TransformerAnalyzer`` serves.
+
+    ``heads`` maps each head's name to ``{"output", "labels", "multi_label"[, "thresholds"]}``; the
+    first head is the one an analyzer loaded from the directory serves. ``normalize`` says whether
+    texts go through the tweet normalisation the model was trained with. ``extra`` keys are added.
+    """
+    from affectkit import __version__
+    from affectkit.base import FORMAT_NAME, FORMAT_VERSION
+
+    task, head = next(iter(heads.items()))
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "analyzer": "transformer",
+        "affectkit_version": __version__,
+        "task": task,
+        "labels": list(head["labels"]),
+        "multi_label": bool(head["multi_label"]),
+        "params": {"head": task, "threshold": None, "batch_size": batch_size, "threads": None},
+        "heads": heads,
+        "max_length": int(max_length),
+        "normalize": bool(normalize),
+        "storage": storage,
+        "base_model": base_model,
+        **extra,
+    }
 
 
 def _base_label(path: str) -> str:

@@ -493,9 +493,7 @@ def export_transformer(
     import tempfile
 
     torch = require("torch", "train", "ONNX export")
-    from affectkit import __version__
-    from affectkit.base import FORMAT_NAME, FORMAT_VERSION
-    from affectkit.train.export import MODEL_FILE, _optimize, _trace, compact_fp16
+    from affectkit.train.export import MODEL_FILE, _optimize, _trace, compact_fp16, transformer_config
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -517,24 +515,13 @@ def export_transformer(
     head: dict[str, Any] = {"labels": list(labels), "multi_label": bool(multi_label), "output": "logits"}
     if multi_label:
         head["thresholds"] = list(thresholds) if thresholds is not None else [0.5] * len(labels)
-    config = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "analyzer": "transformer",
-        "affectkit_version": __version__,
-        "task": task,
-        "labels": list(labels),
-        "multi_label": bool(multi_label),
-        "params": {"head": task, "threshold": None, "batch_size": 16, "threads": None},
-        "heads": {task: head},
-        "max_length": int(max_length),
-        "normalize": True,  # trained on normalize_for_transformer's text, as the shipped default
-        "storage": storage,
-        "base_model": base_label,
-        "encoder": {"layers": getattr(cfg, "num_hidden_layers", None), "hidden": cfg.hidden_size,
-                    "heads": getattr(cfg, "num_attention_heads", None)},
-        "metrics": metrics or {},
-    }
+    config = transformer_config(
+        {task: head}, max_length=max_length, storage=storage, base_model=base_label,
+        normalize=True,  # trained on normalize_for_transformer's text, as the shipped default
+        encoder={"layers": getattr(cfg, "num_hidden_layers", None), "hidden": cfg.hidden_size,
+                 "heads": getattr(cfg, "num_attention_heads", None)},
+        metrics=metrics or {},
+    )
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out
 

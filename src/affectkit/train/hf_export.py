@@ -91,22 +91,11 @@ def _trace(torch: Any, hf: Any, path: Path, opset: int) -> None:
     ids = torch.full((2, 16), 5, dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
     mask[1, 10:] = 0
-    import warnings
+    from affectkit.train.export import torch_to_onnx
 
-    # The TorchScript exporter, as in affectkit.train.export; its deprecation and tracer notes are expected.
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", getattr(torch.jit, "TracerWarning", UserWarning))
-        torch.onnx.export(
-            wrapper, (ids, mask), str(path),
-            input_names=["input_ids", "attention_mask"],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                          OUTPUT_NAME: {0: "batch"}},
-            opset_version=opset,
-            dynamo=False,
-        )
+    with torch.no_grad():
+        torch_to_onnx(torch, wrapper, (ids, mask), str(path), input_names=("input_ids", "attention_mask"),
+                      output_names=(OUTPUT_NAME,), opset=opset)
 
 
 def export_hf(
@@ -166,28 +155,17 @@ def export_hf(
 
 
 def _config(analyzer: Any, hf: Any, storage: str) -> dict[str, Any]:
-    from affectkit import __version__
-    from affectkit.base import FORMAT_NAME, FORMAT_VERSION
+    from affectkit.train.export import transformer_config
 
     labels = list(hf.labels)
     thresholds = analyzer._thresholds().tolist() if hf.multi_label else None
-    return {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "analyzer": "transformer",
-        "affectkit_version": __version__,
-        "task": hf.task,
-        "labels": labels,
-        "multi_label": hf.multi_label,
-        "params": {"head": hf.task, "threshold": None, "batch_size": analyzer.batch_size, "threads": None},
-        "heads": {hf.task: {"output": OUTPUT_NAME, "labels": labels, "multi_label": hf.multi_label,
-                            "thresholds": thresholds}},
-        "max_length": hf.max_length,
-        "normalize": False,
-        "storage": storage,
-        "source_model": str(analyzer.model),
-        "base_model": str(getattr(hf.model.config, "_name_or_path", "") or analyzer.model),
-    }
+    return transformer_config(
+        {hf.task: {"output": OUTPUT_NAME, "labels": labels, "multi_label": hf.multi_label, "thresholds": thresholds}},
+        max_length=hf.max_length, storage=storage, batch_size=analyzer.batch_size,
+        base_model=str(getattr(hf.model.config, "_name_or_path", "") or analyzer.model),
+        normalize=False,  # the model's own tokenizer sees the text as it is
+        source_model=str(analyzer.model),
+    )
 
 
 def _write(out: Path, config: dict[str, Any]) -> None:
