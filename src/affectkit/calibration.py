@@ -100,6 +100,14 @@ def log_loss(proba: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log(p).mean())
 
 
+def _gold_index(y: Sequence[Any], labels: list[str]) -> np.ndarray:
+    """Column index of each gold label; an error naming the labels the model does not have."""
+    unknown = sorted({str(v) for v in y} - set(labels))
+    if unknown:
+        raise InvalidInputError(f"Labels {unknown} are not labels of the model {labels}.")
+    return np.asarray([labels.index(str(v)) for v in y], dtype=np.int64)
+
+
 class CalibratedAnalyzer(Analyzer):
     """Any analyzer, calibrated: a temperature (single-label) or per-label thresholds (multi-label).
 
@@ -165,26 +173,27 @@ class CalibratedAnalyzer(Analyzer):
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, texts: Sequence[str], y: object) -> CalibratedAnalyzer:
         """Fit the temperature (single-label) or the per-label thresholds (multi-label) on validation data."""
-        from affectkit.analyzers.classic.model import best_f1_thresholds
-        from affectkit.evaluation import indicator
-
         base = self._base()
         batch = as_text_batch(texts, method="CalibratedAnalyzer.fit")
-        labels = list(base.labels_)
         y = list(y)  # type: ignore[call-overload]
         if len(y) != len(batch) or len(batch) == 0:
             raise InvalidInputError(
                 f"CalibratedAnalyzer.fit needs one label per text and at least one text. Got {len(batch)} texts "
                 f"and {len(y)} labels."
             )
-        proba = base.predict_proba(batch.texts)
+        return self.fit_proba(base.predict_proba(batch.texts), y)
+
+    def fit_proba(self, proba: np.ndarray, y: Sequence[Any]) -> CalibratedAnalyzer:
+        """:meth:`fit` from the base model's scores already computed (saves predicting twice)."""
+        from affectkit.analyzers.classic.model import best_f1_thresholds
+        from affectkit.evaluation import indicator
+
+        base = self._base()
+        labels = list(base.labels_)
         if base.tags.multi_label:
             self.thresholds_ = best_f1_thresholds(proba, indicator(y, labels))
         else:
-            unknown = sorted({str(v) for v in y} - set(labels))
-            if unknown:
-                raise InvalidInputError(f"Labels {unknown} are not labels of the model {labels}.")
-            self.temperature = fit_temperature(proba, np.asarray([labels.index(str(v)) for v in y]))
+            self.temperature = fit_temperature(proba, _gold_index(y, labels))
         return self
 
     # -- prediction --------------------------------------------------------------------------
@@ -273,8 +282,13 @@ def calibration_summary(model: Any, texts: Sequence[str], y: Sequence[Any], seed
     base = cal._base()
     batch = as_text_batch(texts, method="calibration_summary")
     y = list(y)
-    cal.fit(batch.texts, y)
+    if len(y) != len(batch) or len(batch) == 0:
+        raise InvalidInputError(
+            f"calibration_summary needs one label per text and at least one text. Got {len(batch)} texts "
+            f"and {len(y)} labels."
+        )
     proba = np.asarray(base.predict_proba(batch.texts), dtype=np.float64)
+    cal.fit_proba(proba, y)
     labels = list(base.labels_)
     idx = np.random.RandomState(seed).permutation(len(y))
     halves = (idx[: len(y) // 2], idx[len(y) // 2 :])
@@ -292,7 +306,7 @@ def calibration_summary(model: Any, texts: Sequence[str], y: Sequence[Any], seed
                 "before": scores((proba >= t0).astype(np.int64)),
                 "after": scores((proba >= cal.thresholds_).astype(np.int64)),
                 "crossfit": scores(cross.astype(np.int64))}
-    gold = np.asarray([labels.index(str(v)) for v in y])
+    gold = _gold_index(y, labels)
     crossed = np.zeros_like(proba)
     for a, b in (halves, halves[::-1]):
         crossed[b] = apply_temperature(proba[b], fit_temperature(proba[a], gold[a]))

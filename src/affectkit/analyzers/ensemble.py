@@ -36,7 +36,7 @@ import numpy as np
 
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedError
-from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
+from affectkit.labels import canonical_order
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class EnsembleAnalyzer(Analyzer):
         for m in members:
             m._check_fitted()
         self._check_compatible(members)
-        labels = _canonical_order(members[0].labels_)
+        labels = canonical_order(members[0].labels_)
         self.members_ = members
         self.columns_ = [np.array([list(m.labels_).index(lab) for lab in labels]) for m in members]
         self.labels_ = labels
@@ -542,13 +542,6 @@ def _normalised_weights(weights: Sequence[float], n: int, name: str) -> np.ndarr
             f"positive sum, or None for equal weights. Got {weights!r}."
         )
     return w / w.sum()
-
-
-def _canonical_order(labels: Sequence[str]) -> tuple[str, ...]:
-    for canon in (SENTIMENT_LABELS, EMOTION_LABELS):
-        if set(labels) == set(canon) and len(labels) == len(canon):
-            return tuple(canon)
-    return tuple(labels)
 
 
 # -- spec strings and config files -----------------------------------------------------------

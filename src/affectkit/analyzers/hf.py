@@ -43,7 +43,7 @@ import numpy as np
 from affectkit._validation import TextBatch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, UnknownModelError, require
-from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
+from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS, canonical_order
 from affectkit.results import Segment
 
 logger = logging.getLogger(__name__)
@@ -115,14 +115,6 @@ def infer_task(labels: Sequence[str]) -> str:
     if set(labels) <= set(EMOTION_LABELS):
         return "emotion"
     return "classification"
-
-
-def _canonical_order(labels: list[str]) -> list[int]:
-    """Model column indices in affectkit's label order (model order for other label sets)."""
-    for canon in (SENTIMENT_LABELS, EMOTION_LABELS):
-        if set(labels) <= set(canon):
-            return sorted(range(len(labels)), key=lambda i: canon.index(labels[i]))
-    return list(range(len(labels)))
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -307,7 +299,7 @@ class HFAnalyzer(Analyzer):
         n_out = int(config.num_labels)
         names = [id2label.get(i, f"LABEL_{i}") for i in range(n_out)]
         mapped = map_labels(names, self.label_map, model=repr(str(self.model)))
-        order = _canonical_order(mapped)
+        order = [mapped.index(lab) for lab in canonical_order(mapped)]  # our columns in affectkit order
         limit = _model_max_length(model, tokenizer)
         if self.max_length is not None and self.max_length > limit:
             raise InvalidInputError(
