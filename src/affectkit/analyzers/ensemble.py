@@ -507,21 +507,14 @@ def _encode(y: object, labels: tuple[str, ...], multi: bool, n: int, name: str) 
 
 
 def _objective(p: np.ndarray, target: np.ndarray, multi: bool, objective: str) -> float:
+    from affectkit.evaluation import score_multi, score_single
+
     if multi:
         from affectkit.analyzers.classic.model import best_f1_thresholds
-        from affectkit.evaluation import score_multi
 
         pred = (p >= best_f1_thresholds(p, target)[None, :]).astype(np.int64)
         return score_multi(target, pred)[0]["macro_f1"]
-    pred = p.argmax(axis=1)
-    present = np.unique(target)
-    if objective == "macro_recall":
-        return float(np.mean([np.mean(pred[target == c] == c) for c in present]))
-    f1 = []
-    for c in present:
-        tp = np.sum((pred == c) & (target == c))
-        f1.append(2 * tp / max(np.sum(pred == c) + np.sum(target == c), 1))
-    return float(np.mean(f1))
+    return score_single(target, p.argmax(axis=1), range(p.shape[1]))[objective]
 
 
 def _log_loss(p: np.ndarray, target: np.ndarray, multi: bool) -> float:
