@@ -90,7 +90,9 @@ def test_cli_evaluate_absa(data_dir, monkeypatch):
     r = CliRunner().invoke(app, ["evaluate", "--data", "semeval2014-absa:restaurants", "--models", "lexicon", "--json"])
     assert r.exit_code == 0, r.output
     obj = json.loads(r.stdout)
-    assert set(obj["polarity"]["lexicon"]) == {"sentence", "clause"}
+    assert set(obj["polarity"]["lexicon"]) == {"sentence", "clause", "mixed"}
+    mixed = obj["polarity"]["lexicon"]["mixed"]
+    assert 0 < mixed["clause"]["n"] == mixed["sentence"]["n"] < obj["polarity"]["lexicon"]["clause"]["n"]
 
 
 def test_speech_model_on_unseen_ravdess_actors(data_dir):

@@ -3,6 +3,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+import affectkit
 from affectkit.aspects import AspectAnalyzer, RuleAspectExtractor, analyze_aspects
 from affectkit.cli.main import app
 from affectkit.exceptions import InvalidInputError
@@ -108,3 +109,27 @@ def test_verdicts_without_clause_scores_are_the_same_for_less_work():
     assert lean[0].clauses == () and lean[0].summary["document"] is None
     assert full[0].summary["document"] is not None
     assert seen[1] < seen[0]
+
+
+def test_polarity_scores_report_the_mixed_subset():
+    """Sentences whose gold aspects disagree are scored apart; there one verdict per sentence cannot be right."""
+    from affectkit.aspects.evaluation import polarity_scores
+    from affectkit.datasets import AbsaSentence
+
+    def sentence(text, *aspects):
+        return AbsaSentence(text, [(term, text.index(term), text.index(term) + len(term), pol) for term, pol in aspects])
+
+    sentences = [
+        sentence("The pasta was wonderful but the waiter was rude.", ("pasta", "positive"), ("waiter", "negative")),
+        sentence("The screen is gorgeous.", ("screen", "positive")),
+        sentence("The battery died after an hour and the charger is flimsy.", ("battery", "negative"), ("charger", "negative")),
+        sentence("The keyboard is terrible, although the trackpad is superb.", ("keyboard", "negative"), ("trackpad", "positive"),
+                 ("is", "conflict")),
+    ]
+    scores = polarity_scores(sentences, affectkit.load("lexicon"))
+    assert scores["sentence"]["n"] == scores["clause"]["n"] == 7  # 'conflict' is left out
+    mixed = scores["mixed"]
+    assert mixed["sentence"]["n"] == mixed["clause"]["n"] == 4
+    # one verdict per sentence gets at most one of each contrasted pair right; the clauses get them all
+    assert mixed["sentence"]["accuracy"] <= 0.5
+    assert mixed["clause"]["accuracy"] == 1.0

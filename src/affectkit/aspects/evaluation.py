@@ -7,6 +7,10 @@
   ``clause``: the polarity of the opinion clauses that govern the aspect, exactly as
   :class:`~affectkit.aspects.AspectAnalyzer` decides it (fine region when clearly polar,
   else the contrast-bounded region).
+
+Both methods are also scored on the ``mixed`` subset: the aspects of sentences whose gold
+aspects disagree ("great food but slow service"), the only sentences where a per-aspect
+method can do better than one verdict per sentence.
 """
 
 from __future__ import annotations
@@ -40,22 +44,31 @@ def polarity_scores(sentences: Sequence[AbsaSentence], model: Any) -> dict[str, 
 
     labels = tuple(model.labels_)
     keep = [s for s in sentences if any(a[3] in ("positive", "negative", "neutral") for a in s.aspects)]
-    gold, sentence_pred, clause_pred = [], [], []
+    gold, sentence_pred, clause_pred, mixed = [], [], [], []
     sent_proba = model.predict_proba([s.text for s in keep])
     analyzer = AspectAnalyzer(model, extractor=_GoldSpans(keep))
     analyses = analyzer.analyze([s.text for s in keep])
     for s, p, analysis in zip(keep, sent_proba, analyses, strict=True):
         by_span = {(v.start, v.end): v.polarity for v in analysis.aspects}
+        disagree = len({a[3] for a in s.aspects if a[3] in ("positive", "negative", "neutral")}) > 1
         for _, start, end, polarity in s.aspects:
             if polarity not in ("positive", "negative", "neutral"):
                 continue
             gold.append(polarity)
+            mixed.append(disagree)
             sentence_pred.append(labels[int(p.argmax())])
             clause_pred.append(by_span[(start, end)])
-    out = {}
-    for name, pred in (("sentence", sentence_pred), ("clause", clause_pred)):
-        m = score_single(gold, pred, ("negative", "neutral", "positive"))
-        out[name] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": len(gold)}
+    def scores(keep: list[bool]) -> dict[str, dict[str, float]]:
+        res = {}
+        g = [x for x, k in zip(gold, keep, strict=True) if k]
+        for name, pred in (("sentence", sentence_pred), ("clause", clause_pred)):
+            p = [x for x, k in zip(pred, keep, strict=True) if k]
+            m = score_single(g, p, ("negative", "neutral", "positive")) if g else {"accuracy": float("nan"), "macro_f1": float("nan")}
+            res[name] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": len(g)}
+        return res
+
+    out: dict[str, Any] = scores([True] * len(gold))
+    out["mixed"] = scores(mixed)
     return out
 
 

@@ -472,12 +472,16 @@ def _evaluate_aspects(data: str, models_: str, as_json: bool) -> None:
     out.print(f"[bold]{data}[/bold]: {result['n_sentences']} sentences, {result['n_aspects']} gold aspects")
     out.print(f"aspect term extraction (rules): precision {ext['precision']:.4f}, recall {ext['recall']:.4f}, F1 {ext['f1']:.4f}")
     table = Table(title="aspect polarity given the gold aspects (conflict excluded)", header_style="bold")
-    for col in ("model", "sentence acc", "sentence macro-F1", "clause acc", "clause macro-F1"):
-        table.add_column(col, justify="right" if col != "model" else "left")
+    for col in ("model", "aspects", "sentence acc", "sentence macro-F1", "clause acc", "clause macro-F1"):
+        table.add_column(col, justify="left" if col in ("model", "aspects") else "right", no_wrap=col == "aspects")
     for name, res in result["polarity"].items():
-        table.add_row(name, f"{res['sentence']['accuracy']:.4f}", f"{res['sentence']['macro_f1']:.4f}",
-                      f"{res['clause']['accuracy']:.4f}", f"{res['clause']['macro_f1']:.4f}")
+        for shown, subset, row in ((name, "all", res), ("", "mixed", res["mixed"])):
+            table.add_row(shown, f"{subset} {row['sentence']['n']}", f"{row['sentence']['accuracy']:.4f}",
+                          f"{row['sentence']['macro_f1']:.4f}", f"{row['clause']['accuracy']:.4f}", f"{row['clause']['macro_f1']:.4f}")
     out.print(table)
+    if result["polarity"]:
+        out.print("mixed: the aspects of sentences whose gold aspects disagree, "
+                  "where one verdict per sentence cannot be right for all.")
 
 
 def _labelled(data: str, text_col: str, label_col: str | None, labels_col: str | None) -> tuple[list[Any], list[Any]]:
