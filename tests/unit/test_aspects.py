@@ -133,3 +133,7 @@ def test_polarity_scores_report_the_mixed_subset():
     # one verdict per sentence gets at most one of each contrasted pair right; the clauses get them all
     assert mixed["sentence"]["accuracy"] <= 0.5
     assert mixed["clause"]["accuracy"] == 1.0
+    # no sentence disagrees: the subset is empty, its scores None (valid JSON), not NaN or a crash
+    agree = polarity_scores(sentences[1:3], affectkit.load("lexicon"))["mixed"]
+    assert agree["clause"] == {"accuracy": None, "macro_f1": None, "n": 0}
+    assert json.loads(json.dumps(agree, allow_nan=False)) == agree

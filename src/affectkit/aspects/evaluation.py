@@ -38,37 +38,42 @@ def extraction_scores(sentences: Sequence[AbsaSentence], extractor: Any) -> dict
     return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12), "gold_aspects": tp + fn}
 
 
-def polarity_scores(sentences: Sequence[AbsaSentence], model: Any) -> dict[str, dict[str, float]]:
+POLARITIES = ("negative", "neutral", "positive")
+
+
+def polarity_scores(sentences: Sequence[AbsaSentence], model: Any) -> dict[str, Any]:
+    """``{"sentence": ..., "clause": ..., "mixed": {"sentence": ..., "clause": ...}}``, each with
+    accuracy, macro-F1 and n (accuracy and macro-F1 are None when n is 0)."""
     from affectkit.aspects.analyze import AspectAnalyzer
-    from affectkit.evaluation import score_single
 
     labels = tuple(model.labels_)
-    keep = [s for s in sentences if any(a[3] in ("positive", "negative", "neutral") for a in s.aspects)]
+    keep = [s for s in sentences if any(a[3] in POLARITIES for a in s.aspects)]
     gold, sentence_pred, clause_pred, mixed = [], [], [], []
     sent_proba = model.predict_proba([s.text for s in keep])
     analyzer = AspectAnalyzer(model, extractor=_GoldSpans(keep))
     analyses = analyzer.analyze([s.text for s in keep])
     for s, p, analysis in zip(keep, sent_proba, analyses, strict=True):
         by_span = {(v.start, v.end): v.polarity for v in analysis.aspects}
-        disagree = len({a[3] for a in s.aspects if a[3] in ("positive", "negative", "neutral")}) > 1
-        for _, start, end, polarity in s.aspects:
-            if polarity not in ("positive", "negative", "neutral"):
-                continue
+        aspects = [a for a in s.aspects if a[3] in POLARITIES]
+        disagree = len({a[3] for a in aspects}) > 1
+        for _, start, end, polarity in aspects:
             gold.append(polarity)
             mixed.append(disagree)
             sentence_pred.append(labels[int(p.argmax())])
             clause_pred.append(by_span[(start, end)])
-    def scores(keep: list[bool]) -> dict[str, dict[str, float]]:
-        res = {}
-        g = [x for x, k in zip(gold, keep, strict=True) if k]
-        for name, pred in (("sentence", sentence_pred), ("clause", clause_pred)):
-            p = [x for x, k in zip(pred, keep, strict=True) if k]
-            m = score_single(g, p, ("negative", "neutral", "positive")) if g else {"accuracy": float("nan"), "macro_f1": float("nan")}
-            res[name] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": len(g)}
-        return res
+    out: dict[str, Any] = _method_scores(gold, sentence_pred, clause_pred)
+    subset = np.flatnonzero(mixed)
+    out["mixed"] = _method_scores(*([x[i] for i in subset] for x in (gold, sentence_pred, clause_pred)))
+    return out
 
-    out: dict[str, Any] = scores([True] * len(gold))
-    out["mixed"] = scores(mixed)
+
+def _method_scores(gold: list[str], sentence_pred: list[str], clause_pred: list[str]) -> dict[str, dict[str, Any]]:
+    from affectkit.evaluation import score_single
+
+    out = {}
+    for name, pred in (("sentence", sentence_pred), ("clause", clause_pred)):
+        m = score_single(gold, pred, POLARITIES) if gold else {"accuracy": None, "macro_f1": None}
+        out[name] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": len(gold)}
     return out
 
 

@@ -476,8 +476,8 @@ def _evaluate_aspects(data: str, models_: str, as_json: bool) -> None:
         table.add_column(col, justify="left" if col in ("model", "aspects") else "right", no_wrap=col == "aspects")
     for name, res in result["polarity"].items():
         for shown, subset, row in ((name, "all", res), ("", "mixed", res["mixed"])):
-            table.add_row(shown, f"{subset} {row['sentence']['n']}", f"{row['sentence']['accuracy']:.4f}",
-                          f"{row['sentence']['macro_f1']:.4f}", f"{row['clause']['accuracy']:.4f}", f"{row['clause']['macro_f1']:.4f}")
+            cells = [row[m][k] for m in ("sentence", "clause") for k in ("accuracy", "macro_f1")]
+            table.add_row(shown, f"{subset} {row['sentence']['n']}", *("-" if v is None else f"{v:.4f}" for v in cells))
     out.print(table)
     if result["polarity"]:
         out.print("mixed: the aspects of sentences whose gold aspects disagree, "
