@@ -30,6 +30,7 @@ import numpy as np
 
 from affectkit._validation import TextBatch, as_text_batch, check_threshold, clean_text
 from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedError
+from affectkit.params import validate_params
 from affectkit.results import Level, Result, Segment
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,9 @@ class Analyzer:
 
     #: The class's name in model directories (``config.json`` ``"analyzer"``).
     kind: ClassVar[str] = "base"
+    #: Declared constraints of the constructor's parameters (see :mod:`affectkit.params`),
+    #: checked by ``_validate_params`` at ``fit`` and before the first prediction.
+    _parameter_constraints: ClassVar[dict[str, list[object]]] = {}
 
     # -- scikit-learn style parameters ---------------------------------------------------
     @classmethod
@@ -76,6 +80,10 @@ class Analyzer:
                 )
             setattr(self, key, value)
         return self
+
+    def _validate_params(self) -> None:
+        """Check every parameter against ``_parameter_constraints`` (one message format for all)."""
+        validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
