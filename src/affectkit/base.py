@@ -50,6 +50,10 @@ class Tags:
     trainable: bool = False
     modalities: tuple[str, ...] = ("text",)
     generation: str = "other"
+    #: It has a ``threads`` parameter: the number of CPU threads its inference may use.
+    threads: bool = False
+    #: It has a ``spin`` parameter: ``False`` lets its idle inference threads sleep (for servers).
+    spin: bool = False
 
 
 class Analyzer:

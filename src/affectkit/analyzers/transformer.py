@@ -176,7 +176,8 @@ class TransformerAnalyzer(Analyzer):
     @property
     def tags(self) -> Tags:
         multi = bool(self._head["multi_label"]) if self.path is not None else False
-        return Tags(task=self.head, multi_label=multi, trainable=False, generation="transformer")
+        return Tags(task=self.head, multi_label=multi, trainable=False, generation="transformer",
+                    threads=True, spin=True)
 
     # -- inference ---------------------------------------------------------------------------
     @staticmethod
