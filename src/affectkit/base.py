@@ -56,8 +56,34 @@ class Tags:
     spin: bool = False
 
 
+#: Every analyzer class with a ``kind``, by kind: filled as classes are defined (see ``__init_subclass__``).
+_KINDS: dict[str, type] = {}
+
+
+def analyzer_kinds() -> dict[str, type]:
+    """The analyzer classes defined so far, by their ``kind`` (what ``config.json`` names)."""
+    return dict(_KINDS)
+
+
+def _register_kind(cls: type) -> None:
+    kind = cls.__dict__.get("kind")
+    if not isinstance(kind, str):
+        return
+    other = _KINDS.get(kind)
+    if other is not None and (other.__module__, other.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise TypeError(
+            f"{cls.__module__}.{cls.__qualname__} declares kind {kind!r}, already taken by "
+            f"{other.__module__}.{other.__qualname__}; each kind of model directory names one class."
+        )
+    _KINDS[kind] = cls
+
+
 class Analyzer:
     """Base class of every analyzer. Subclasses implement ``_predict_proba(list[str])``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _register_kind(cls)
 
     #: The class's name in model directories (``config.json`` ``"analyzer"``).
     kind: ClassVar[str] = "base"
@@ -266,7 +292,7 @@ class Analyzer:
             "task": self.tags.task,
             "labels": list(self.labels_),
             "multi_label": self.tags.multi_label,
-            "params": _jsonable(self.get_params()),
+            "params": jsonable(self.get_params()),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -300,11 +326,11 @@ def abstain_result(result: Result, margin: float) -> Result:
     return replace(result, label=ABSTAIN_LABEL, labels=(), abstained=True)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):

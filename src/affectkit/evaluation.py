@@ -20,6 +20,13 @@ import numpy as np
 
 from affectkit._validation import as_text_batch
 from affectkit.exceptions import InvalidInputError
+from affectkit.metrics import (  # noqa: F401 - score_multi, indicator and crossfit_scores are re-exported
+    crossfit_scores,
+    expected_calibration_error,
+    indicator,
+    score_multi,
+    score_single,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,51 +79,6 @@ class EvaluationReport:
         return {"data": self.data, "results": [r.to_dict() for r in self.results]}
 
 
-def score_single(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score, recall_score
-
-    present = [lab for lab in labels if lab in set(gold)]
-    return {
-        "macro_recall": float(recall_score(gold, pred, labels=present, average="macro", zero_division=0)),
-        "macro_f1": float(f1_score(gold, pred, labels=present, average="macro", zero_division=0)),
-        "accuracy": float(accuracy_score(gold, pred)),
-    }
-
-
-def score_multi(Y: np.ndarray, P: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-    from sklearn.metrics import f1_score, jaccard_score
-
-    per_label = f1_score(Y, P, average=None, zero_division=0)
-    return {
-        "macro_f1": float(np.mean(per_label)),
-        "micro_f1": float(f1_score(Y, P, average="micro", zero_division=0)),
-        "jaccard": float(jaccard_score(Y, P, average="samples", zero_division=1)),
-    }, per_label
-
-
-def indicator(y: Sequence[Any], labels: Sequence[str]) -> np.ndarray:
-    """0/1 matrix (n, len(labels)) from one label or one collection of labels per row."""
-    index = {lab: i for i, lab in enumerate(labels)}
-    Y = np.zeros((len(y), len(labels)), dtype=np.int64)
-    for i, v in enumerate(y):
-        for lab in v if isinstance(v, list | tuple | set | frozenset) else (v,):
-            Y[i, index[lab]] = 1
-    return Y
-
-
-def crossfit_scores(P: np.ndarray, Y: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """Multi-label scores with per-label thresholds that never saw the rows they judge:
-    tuned on one random half, applied to the other, and the other way round."""
-    from affectkit.analyzers.classic.model import best_f1_thresholds
-
-    idx = np.random.RandomState(seed).permutation(len(Y))
-    a, b = idx[: len(Y) // 2], idx[len(Y) // 2 :]
-    pred = np.zeros_like(Y)
-    pred[b] = P[b] >= best_f1_thresholds(P[a], Y[a])
-    pred[a] = P[a] >= best_f1_thresholds(P[b], Y[b])
-    return score_multi(Y, pred)[0]
-
-
 def _reset_peak_rss() -> bool:
     try:
         with open("/proc/self/clear_refs", "w") as fh:
@@ -153,7 +115,6 @@ def evaluate(
     ``y`` holds one label name per text (single-label data) or a collection of label
     names per text (multi-label data).
     """
-    from affectkit.calibration import expected_calibration_error
     from affectkit.registry import load
 
     if batch_size < 1:

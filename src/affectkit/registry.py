@@ -1,9 +1,17 @@
 """The model registry: names -> analyzers.
 
 Names are versioned (``sentiment-classic-v1``); short aliases (``classic``, ``lexicon``)
-and task defaults (``sentiment``, ``emotion``) point at them. Third-party packages add
-models through the ``affectkit.analyzers`` entry-point group: the entry point's name is
-the model name and its object a zero-argument callable returning an analyzer.
+and task defaults (``sentiment``, ``emotion``) point at them. The registry imports no
+analyzer: everything it can build is found by name, the way spaCy's registries work.
+
+* **Models**: the ``affectkit.analyzers`` entry-point group adds named models; the entry point's
+  name is the model name and its object a callable returning an analyzer.
+* **Schemes**: ``affectkit.load("hf:<id>")`` and ``"ensemble:a+b"`` are loaders found in the
+  ``affectkit.schemes`` entry-point group (affectkit declares its own ``hf`` and ``ensemble``
+  there, in ``pyproject.toml``), or added with :meth:`Registry.register_scheme`.
+* **Kinds of model directory**: every :class:`~affectkit.base.Analyzer` subclass with a ``kind``
+  registers itself when its class is defined; :func:`analyzer_class` imports affectkit's analyzer
+  packages (and the ``affectkit.kinds`` entry-point group) the first time a kind is not known yet.
 """
 
 from __future__ import annotations
@@ -20,9 +28,13 @@ from affectkit.exceptions import UnknownModelError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ModelSpec", "Registry", "registry", "load", "list_models", "load_dir"]
+__all__ = ["ModelSpec", "Registry", "registry", "load", "list_models", "load_dir", "analyzer_class"]
 
 ENTRY_POINT_GROUP = "affectkit.analyzers"
+SCHEME_ENTRY_POINT_GROUP = "affectkit.schemes"
+KIND_ENTRY_POINT_GROUP = "affectkit.kinds"
+#: Packages whose modules define affectkit's own analyzer kinds (imported on demand by analyzer_class).
+ANALYZER_PACKAGES = ("affectkit.analyzers", "affectkit.audio")
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,8 @@ class Registry:
         self._specs: dict[str, ModelSpec] = {}
         self._aliases: dict[str, str] = {}
         self._entry_points_loaded = False
+        self._schemes: dict[str, Callable[..., Any]] = {}
+        self._scheme_entry_points_loaded = False
 
     def register(self, spec: ModelSpec) -> ModelSpec:
         if spec.name in self._specs or spec.name in self._aliases:
@@ -92,26 +106,93 @@ class Registry:
     def aliases(self) -> dict[str, str]:
         return dict(self._aliases)
 
+    # -- schemes ("hf:...", "ensemble:...") ------------------------------------------------
+    def register_scheme(self, scheme: str, loader: Callable[..., Any]) -> None:
+        """``affectkit.load(f"{scheme}:{spec}", **params)`` calls ``loader(spec, **params)``."""
+        self._schemes[scheme] = loader
 
-def _lazy(ep: metadata.EntryPoint) -> Callable[..., Any]:
-    def factory(**kwargs: Any) -> Any:
-        return ep.load()(**kwargs)
+    def _load_scheme_entry_points(self) -> None:
+        if self._scheme_entry_points_loaded:
+            return
+        self._scheme_entry_points_loaded = True
+        for ep in metadata.entry_points(group=SCHEME_ENTRY_POINT_GROUP):
+            self._schemes.setdefault(ep.name, _lazy(ep, call=False))
+
+    def schemes(self) -> list[str]:
+        self._load_scheme_entry_points()
+        return sorted(self._schemes)
+
+    def scheme_loader(self, scheme: str) -> Callable[..., Any]:
+        self._load_scheme_entry_points()
+        loader = self._schemes.get(scheme)
+        if loader is None:
+            raise UnknownModelError(
+                f"No loader for {scheme + ':'!r} names. Known schemes: {', '.join(self.schemes()) or 'none'}. "
+                f"If affectkit is not installed (only on sys.path), install it: pip install -e ."
+            )
+        return loader
+
+    def split_scheme(self, name: str) -> tuple[str, str] | None:
+        """``("hf", "some/model")`` for ``"hf:some/model"`` when ``hf`` is a known scheme, else None."""
+        scheme, sep, rest = name.partition(":")
+        if not sep or not scheme.isidentifier():
+            return None
+        self._load_scheme_entry_points()
+        return (scheme, rest) if scheme in self._schemes else None
+
+
+def _lazy(ep: metadata.EntryPoint, call: bool = True) -> Callable[..., Any]:
+    """The entry point's object, imported on first use: called with keyword arguments only
+    (``call=True``, model factories) or with the loader's arguments as given (schemes)."""
+
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        return ep.load()(**kwargs) if call else ep.load()(*args, **kwargs)
 
     return factory
 
 
 # -- model directories ------------------------------------------------------------------------
-_ANALYZER_CLASSES: dict[str, str] = {
-    "lexicon": "affectkit.analyzers.lexicon:VaderAnalyzer",
-    "classic": "affectkit.analyzers.classic.model:ClassicAnalyzer",
-    "transformer": "affectkit.analyzers.transformer:TransformerAnalyzer",
-    "lexicon-nrc": "affectkit.analyzers.nrc:NRCEmotionAnalyzer",
-    "bilstm": "affectkit.analyzers.neural:BiLSTMAnalyzer",
-    "calibrated": "affectkit.calibration:CalibratedAnalyzer",
-    "ensemble": "affectkit.analyzers.ensemble:EnsembleAnalyzer",
-    "textcnn": "affectkit.analyzers.neural:TextCNNAnalyzer",
-    "hf": "affectkit.analyzers.hf:HFAnalyzer",
-}
+def analyzer_class(kind: str) -> type:
+    """The analyzer class whose ``kind`` is ``kind`` (the ``"analyzer"`` of a model directory's config).
+
+    Classes register themselves when defined (:meth:`Analyzer.__init_subclass__`); the first
+    time a kind is unknown, affectkit's analyzer packages and the ``affectkit.kinds`` entry
+    points are imported, so the table is derived from the classes and never written by hand.
+    """
+    from affectkit.base import analyzer_kinds
+
+    kinds = analyzer_kinds()
+    if kind not in kinds:
+        _import_analyzer_modules()
+        kinds = analyzer_kinds()
+    if kind not in kinds:
+        from affectkit.exceptions import ModelFormatError
+
+        raise ModelFormatError(f"Unknown analyzer kind {kind!r}; this affectkit knows {sorted(kinds)}.")
+    return kinds[kind]
+
+
+_IMPORTED_ANALYZER_MODULES = False
+
+
+def _import_analyzer_modules() -> None:
+    """Import every module of :data:`ANALYZER_PACKAGES` and the ``affectkit.kinds`` entry points."""
+    global _IMPORTED_ANALYZER_MODULES
+    if _IMPORTED_ANALYZER_MODULES:
+        return
+    import importlib
+    import pkgutil
+
+    for package in ANALYZER_PACKAGES:
+        pkg = importlib.import_module(package)
+        for info in pkgutil.walk_packages(pkg.__path__, f"{package}."):
+            importlib.import_module(info.name)
+    for ep in metadata.entry_points(group=KIND_ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as exc:  # a broken plug-in must not stop affectkit's own kinds from loading
+            logger.warning("entry point %r of %s failed to load: %s", ep.name, KIND_ENTRY_POINT_GROUP, exc)
+    _IMPORTED_ANALYZER_MODULES = True
 
 
 def load_dir(path: str | Path) -> Any:
@@ -123,12 +204,11 @@ def load_dir(path: str | Path) -> Any:
     path = Path(path)
     config = read_config(path)
     kind = config.get("analyzer")
-    target = _ANALYZER_CLASSES.get(kind)  # type: ignore[arg-type]
-    if target is None:
-        raise ModelFormatError(
-            f"{path}/config.json names analyzer {kind!r}; this affectkit knows {sorted(_ANALYZER_CLASSES)}."
-        )
-    return _class(target)._from_dir(path, config)
+    try:
+        cls = analyzer_class(str(kind))
+    except ModelFormatError as exc:
+        raise ModelFormatError(f"{path}/config.json names analyzer {kind!r}. {exc}") from None
+    return cls._from_dir(path, config)
 
 
 def _class(target: str) -> Any:
@@ -164,14 +244,14 @@ def _new(target: str, **fixed: Any) -> Callable[..., Any]:
 
 
 TRANSFORMER_DIR = "affect-transformer-v1"
-_TRANSFORMER = _ANALYZER_CLASSES["transformer"]
+_TRANSFORMER = "affectkit.analyzers.transformer:TransformerAnalyzer"
 _TRANSFORMER_PATH = str(shipped_model_path(TRANSFORMER_DIR))
 
 registry = Registry()
 for _spec in (
     ModelSpec("sentiment-lexicon-v1", "sentiment", "lexicon",
               "VADER lexicon and rules (vaderSentiment), compound mapped to 3 probabilities",
-              _new(_ANALYZER_CLASSES["lexicon"]), ("lexicon", "vader")),
+              _new("affectkit.analyzers.lexicon:VaderAnalyzer"), ("lexicon", "vader")),
     ModelSpec("sentiment-classic-v1", "sentiment", "classic",
               "TF-IDF word+char n-grams + hand features, logistic regression; SemEval-2017 train",
               _shipped("sentiment-classic-v1"), ("classic", "sentiment-classic")),
@@ -181,7 +261,7 @@ for _spec in (
     ModelSpec("emotion-lexicon-nrc-v1", "emotion", "lexicon",
               "opt-in: NRC EmoLex word counts, Plutchik's 8 emotions (research/non-commercial terms; "
               "needs affectkit[nrc] and accept_terms=True)",
-              _new(_ANALYZER_CLASSES["lexicon-nrc"]), ("emotion-lexicon-nrc", "nrc")),
+              _new("affectkit.analyzers.nrc:NRCEmotionAnalyzer"), ("emotion-lexicon-nrc", "nrc")),
     ModelSpec("sentiment-transformer-v1", "sentiment", "transformer",
               "all-MiniLM-L6-v2 fine-tuned on SemEval-2017 + GoEmotions (one encoder, two heads), ONNX",
               _new(_TRANSFORMER, path=_TRANSFORMER_PATH, head="sentiment"), ("transformer", "sentiment-transformer")),
@@ -213,18 +293,12 @@ def load(name_or_path: str | Path, **params: Any) -> Any:
     ``"hf:<Hub id or directory>"`` loads any Hugging Face sequence-classification model
     (:class:`~affectkit.analyzers.hf.HFAnalyzer`; needs ``affectkit[train]``).
     """
-    if isinstance(name_or_path, str) and name_or_path.startswith("hf:"):
-        from affectkit.analyzers.hf import load_hf
-
-        return load_hf(name_or_path[len("hf:"):], **params)
-    if isinstance(name_or_path, str) and name_or_path.startswith("ensemble:"):
-        from affectkit.analyzers.ensemble import from_spec
-
-        return from_spec(name_or_path[len("ensemble:"):], **params)
+    scheme = registry.split_scheme(name_or_path) if isinstance(name_or_path, str) else None
+    if scheme is not None:
+        return registry.scheme_loader(scheme[0])(scheme[1], **params)
     if isinstance(name_or_path, str | Path) and str(name_or_path).endswith(".json") and Path(name_or_path).is_file():
-        from affectkit.analyzers.ensemble import from_config_file
-
-        return from_config_file(name_or_path, **params)
+        # a JSON model config lists an ensemble's members (the only kind of config file there is)
+        return registry.scheme_loader("ensemble")(str(name_or_path), **params)
     if isinstance(name_or_path, Path) or (isinstance(name_or_path, str) and Path(name_or_path).is_dir()):
         model = load_dir(name_or_path)
         return model.set_params(**params) if params else model

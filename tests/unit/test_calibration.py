@@ -58,7 +58,7 @@ def test_fit_temperature_recovers_an_overconfident_model():
 def test_calibrated_analyzer_keeps_labels_and_round_trips(tmp_path):
     cal = calibrate("lexicon", TEXTS, GOLD)
     base = affectkit.load("lexicon")
-    assert cal.temperature > 0 and cal.labels_ == base.labels_
+    assert cal.temperature is None and cal.temperature_ > 0 and cal.labels_ == base.labels_
     p0, p1 = base.predict_proba(TEXTS), cal.predict_proba(TEXTS)
     assert np.array_equal(p0.argmax(axis=1), p1.argmax(axis=1))
     np.testing.assert_allclose(p1.sum(axis=1), 1.0)
@@ -139,7 +139,7 @@ def test_cli_calibrate_and_explain(tmp_path):
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
     assert payload["temperature"] > 0 and payload["after"]["ece"] >= 0
-    assert affectkit.load(tmp_path / "cal").temperature == pytest.approx(payload["temperature"])
+    assert affectkit.load(tmp_path / "cal").temperature_ == pytest.approx(payload["temperature"])
     res = runner.invoke(app, ["analyze", "I love this brilliant kettle", "-m", "lexicon", "--explain"])
     assert res.exit_code == 0 and "(lexicon)" in res.stdout and "top: brilliant" in res.stdout
     res = runner.invoke(app, ["analyze", "good", "-m", "lexicon", "--abstain", "0.99", "--json"])

@@ -37,10 +37,12 @@ import numpy as np
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedError
 from affectkit.labels import canonical_order
+from affectkit.metrics import best_f1_thresholds, log_loss, score_multi, score_single
+from affectkit.targets import encode_targets
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EnsembleAnalyzer", "MODES", "crossfit_proba", "from_spec", "from_config_file"]
+__all__ = ["EnsembleAnalyzer", "MODES", "crossfit_proba", "from_spec", "from_config_file", "load_spec"]
 
 MODES = ("soft", "hard", "stacking")
 OBJECTIVES = ("macro_recall", "macro_f1", "log_loss")
@@ -288,7 +290,7 @@ class EnsembleAnalyzer(Analyzer):
         if not hasattr(self, "members_"):
             self._resolve()
         probas = self._check_probas(probas)
-        target = _encode(y, self.labels_, self.multi_label_, probas[0].shape[0], type(self).__name__)
+        target, _, _ = encode_targets(y, probas[0].shape[0], self.labels_, self.multi_label_, f"{type(self).__name__}.fit")
         objective = self.objective or ("macro_f1" if self.multi_label_ else
                                        "log_loss" if self.mode == "soft" else "macro_recall")
         if self.mode == "stacking":
@@ -299,8 +301,6 @@ class EnsembleAnalyzer(Analyzer):
         else:
             self.weights_ = self._weights()
         if self.multi_label_:
-            from affectkit.analyzers.classic.model import best_f1_thresholds
-
             self.thresholds_ = best_f1_thresholds(self.combine(probas), target)
         self.objective_ = objective
         logger.info("ensemble (%s): weights %s", self.mode, np.round(self.weights_, 3).tolist())
@@ -322,7 +322,7 @@ class EnsembleAnalyzer(Analyzer):
             p = _soft(probas, w, self.multi_label_) if self.mode == "soft" else _hard(
                 probas, w, self.multi_label_, self.member_thresholds_)
             soft = p if self.mode == "soft" else _soft(probas, w, self.multi_label_)
-            loss = _log_loss(soft, target, self.multi_label_)
+            loss = log_loss(soft, target, eps=1e-6)
             score = -loss if objective == "log_loss" else _objective(p, target, self.multi_label_, objective)
             key = (round(score, 12), -loss, -float(np.abs(w - equal).sum()))
             if best_key is None or key > best_key:
@@ -460,11 +460,11 @@ def _stack_fit(probas: list[np.ndarray], target: np.ndarray, multi: bool, C: flo
         return {"coef": coef, "intercept": intercept}
     if len(np.unique(target)) < 2:
         raise InvalidInputError("Stacking needs validation data with at least 2 distinct labels.")
-    from affectkit.analyzers.classic.model import _full_softmax
+    from affectkit.analyzers.classic.model import full_softmax_weights
 
     # class_weight="balanced": the meta-learner aims at balanced recall, the measure we report
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(X, target)
-    W, b, _ = _full_softmax(clf.coef_, clf.intercept_, clf.classes_, k)
+    W, b, _ = full_softmax_weights(clf.coef_, clf.intercept_, clf.classes_, k)
     return {"coef": np.ascontiguousarray(W.T), "intercept": b}
 
 
@@ -487,41 +487,11 @@ def _compositions(total: int, parts: int):
         yield tuple(out)
 
 
-def _encode(y: object, labels: tuple[str, ...], multi: bool, n: int, name: str) -> np.ndarray:
-    items = list(y.tolist() if hasattr(y, "tolist") else y)  # type: ignore[union-attr]
-    if len(items) != n:
-        raise InvalidInputError(f"{name}.fit got {n} texts but {len(items)} labels in y; they must match.")
-    index = {lab: i for i, lab in enumerate(labels)}
-    if multi:
-        Y = np.zeros((n, len(labels)), dtype=np.int64)
-        for i, v in enumerate(items):
-            for lab in v if isinstance(v, list | tuple | set | frozenset) else (v,):
-                if lab not in index:
-                    raise InvalidInputError(f"{name}.fit: label {lab!r} in y is not one of {list(labels)}.")
-                Y[i, index[lab]] = 1
-        return Y
-    unknown = sorted({str(v) for v in items} - set(labels))
-    if unknown:
-        raise InvalidInputError(f"{name}.fit: labels {unknown} in y are not among the members' labels {list(labels)}.")
-    return np.array([index[str(v)] for v in items], dtype=np.int64)
-
-
 def _objective(p: np.ndarray, target: np.ndarray, multi: bool, objective: str) -> float:
-    from affectkit.evaluation import score_multi, score_single
-
     if multi:
-        from affectkit.analyzers.classic.model import best_f1_thresholds
-
         pred = (p >= best_f1_thresholds(p, target)[None, :]).astype(np.int64)
         return score_multi(target, pred)[0]["macro_f1"]
     return score_single(target, p.argmax(axis=1), range(p.shape[1]))[objective]
-
-
-def _log_loss(p: np.ndarray, target: np.ndarray, multi: bool) -> float:
-    q = np.clip(p, 1e-6, 1 - 1e-6)
-    if multi:
-        return float(-np.mean(target * np.log(q) + (1 - target) * np.log(1 - q)))
-    return float(-np.mean(np.log(q[np.arange(len(target)), target])))
 
 
 def _normalised_weights(weights: Sequence[float], n: int, name: str) -> np.ndarray:
@@ -538,6 +508,13 @@ def _normalised_weights(weights: Sequence[float], n: int, name: str) -> np.ndarr
 
 
 # -- spec strings and config files -----------------------------------------------------------
+def load_spec(spec: str, **params: Any) -> EnsembleAnalyzer:
+    """The ``ensemble`` scheme's loader: ``affectkit.load("ensemble:" + spec)``, or a JSON config file's path."""
+    if spec.endswith(".json") and Path(spec).is_file():
+        return from_config_file(spec, **params)
+    return from_spec(spec, **params)
+
+
 def from_spec(spec: str, **params: Any) -> EnsembleAnalyzer:
     """An ensemble from ``"a+b+c?mode=hard&weights=0.5,0.3,0.2"`` (the part after ``ensemble:``)."""
     from urllib.parse import parse_qsl

@@ -28,7 +28,8 @@ from affectkit._validation import as_text_batch
 from affectkit.analyzers.classic.features import FeatureConfig, Featurizer
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError
-from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
+from affectkit.metrics import best_f1_thresholds
+from affectkit.targets import encode_targets
 
 logger = logging.getLogger(__name__)
 
@@ -131,49 +132,6 @@ class ClassicAnalyzer(Analyzer):
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"The 'features' parameter of {name} is invalid: {exc}") from None
 
-    def _encode_y(self, y: object, n: int, labels: Sequence[str] | None) -> tuple[np.ndarray, tuple[str, ...], bool]:
-        """Return (targets, labels, multi_label). Targets: class indices or an indicator matrix."""
-        name = type(self).__name__
-        if hasattr(y, "tolist") and getattr(y, "ndim", 1) == 2:
-            Y = np.asarray(y)
-            if labels is None or len(labels) != Y.shape[1]:
-                raise InvalidInputError(
-                    f"{name}.fit got a 0/1 matrix for y with {Y.shape[1]} columns; pass labels=[...] with one name per column."
-                )
-            return _check_rows(Y.astype(np.int8), n, name), tuple(labels), True
-        items = list(y.tolist() if hasattr(y, "tolist") else y)  # type: ignore[union-attr]
-        if len(items) != n:
-            raise InvalidInputError(f"{name}.fit got {n} texts but {len(items)} labels in y; they must match.")
-        multi = self.multi_label
-        if multi is None:
-            multi = any(isinstance(v, list | tuple | set | frozenset) for v in items)
-        if multi:
-            sets = [set(v) if isinstance(v, list | tuple | set | frozenset) else {v} for v in items]
-            found = set().union(*sets) if sets else set()
-            names = tuple(labels) if labels is not None else _order_labels(found)
-            unknown = sorted(map(str, found - set(names)))
-            if unknown:
-                raise InvalidInputError(f"{name}.fit: labels {unknown} in y are not in labels={list(names)}.")
-            index = {lab: i for i, lab in enumerate(names)}
-            Y = np.zeros((n, len(names)), dtype=np.int8)
-            for i, s in enumerate(sets):
-                for lab in s:
-                    Y[i, index[lab]] = 1
-            return Y, names, True
-        bad = [v for v in items if not isinstance(v, str | int | np.integer)]
-        if bad:
-            raise InvalidInputError(f"{name}.fit: labels in y must be strings. Got {bad[0]!r}.")
-        items = [str(v) for v in items]
-        found = set(items)
-        names = tuple(labels) if labels is not None else _order_labels(found)
-        unknown = sorted(found - set(names))
-        if unknown:
-            raise InvalidInputError(f"{name}.fit: labels {unknown} in y are not in labels={list(names)}.")
-        if len(found) < 2:
-            raise InvalidInputError(f"{name}.fit needs at least 2 distinct labels in y. Got {sorted(found)}.")
-        index = {lab: i for i, lab in enumerate(names)}
-        return np.array([index[v] for v in items], dtype=np.int64), names, False
-
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, texts: Sequence[str], y: object, labels: Sequence[str] | None = None) -> ClassicAnalyzer:
         """Learn features and the estimator from ``texts`` and their labels ``y``.
@@ -185,7 +143,7 @@ class ClassicAnalyzer(Analyzer):
         batch = as_text_batch(texts, method=f"{type(self).__name__}.fit")
         if len(batch) == 0:
             raise InvalidInputError(f"{type(self).__name__}.fit needs at least one text. Got an empty list.")
-        target, names, multi = self._encode_y(y, len(batch), labels)
+        target, names, multi = encode_targets(y, len(batch), labels, self.multi_label, f"{type(self).__name__}.fit")
         featurizer = Featurizer(FeatureConfig.from_dict(self.features)).fit(batch.texts)
         X = featurizer.transform(batch.texts)
         logger.info("classic: %d texts, %d features, estimator=%s", X.shape[0], X.shape[1], self.estimator)
@@ -243,7 +201,7 @@ class ClassicAnalyzer(Analyzer):
         if self.estimator == "logreg":
             clf = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
             clf.fit(X, y)
-            return _full_softmax(clf.coef_, clf.intercept_, clf.classes_, k)
+            return full_softmax_weights(clf.coef_, clf.intercept_, clf.classes_, k)
         if self.estimator == "nb":
             clf = MultinomialNB(alpha=self.alpha, fit_prior=self.class_weight is None)
             clf.fit(X, y)
@@ -322,7 +280,7 @@ class ClassicAnalyzer(Analyzer):
         if not self._is_multi():
             raise InvalidInputError("tune_thresholds applies to multi-label models only.")
         batch = as_text_batch(texts, method="tune_thresholds")
-        Y, _, _ = self._encode_y(y, len(batch), self.labels_)
+        Y, _, _ = encode_targets(y, len(batch), self.labels_, True, f"{type(self).__name__}.tune_thresholds")
         self.thresholds_ = best_f1_thresholds(self._proba_of_batch(batch), Y, grid)
         return self
 
@@ -446,23 +404,9 @@ class ClassicAnalyzer(Analyzer):
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _order_labels(found: set) -> tuple[str, ...]:
-    found = {str(v) for v in found}
-    for canon in (SENTIMENT_LABELS, EMOTION_LABELS):
-        if found <= set(canon):
-            return tuple(lab for lab in canon if lab in found)
-    return tuple(sorted(found))
-
-
-def _check_rows(Y: np.ndarray, n: int, name: str) -> np.ndarray:
-    if Y.shape[0] != n:
-        raise InvalidInputError(f"{name}.fit got {n} texts but {Y.shape[0]} rows in y; they must match.")
-    if not np.isin(Y, (0, 1)).all():
-        raise InvalidInputError(f"{name}.fit: a 0/1 matrix y must hold only 0 and 1.")
-    return Y
-
-
-def _full_softmax(coef, intercept, classes, k) -> tuple[np.ndarray, np.ndarray, str]:
+def full_softmax_weights(coef, intercept, classes, k) -> tuple[np.ndarray, np.ndarray, str]:
+    """A scikit-learn linear model's ``coef_``/``intercept_`` over ``classes`` as softmax weights over all
+    ``k`` labels (a binary model's logit goes to ``classes[1]``; absent classes get a very low logit)."""
     W = np.zeros((coef.shape[1], k))
     b = np.zeros(k)
     if coef.shape[0] == 1:  # binary: logit of classes[1] against classes[0]
@@ -502,24 +446,6 @@ def _tree_proba(head: dict[str, Any], X: sp.csr_matrix) -> np.ndarray:
         vals = np.asarray(X[r, feature[nd]]).ravel()
         node[active] = np.where(vals <= threshold[nd], left[nd], right[nd])
     return head["probs"][node].astype(np.float64)
-
-
-def best_f1_thresholds(proba: np.ndarray, Y: np.ndarray, grid: Sequence[float] | None = None) -> np.ndarray:
-    """Per label, the threshold of ``grid`` with the best F1 (ties: the one closest to 0.5)."""
-    grid_arr = np.asarray(grid if grid is not None else np.round(np.arange(0.02, 0.96, 0.01), 2))
-    out = np.full(proba.shape[1], 0.5)
-    for j in range(proba.shape[1]):
-        y = Y[:, j].astype(bool)
-        if not y.any():
-            continue
-        pred = proba[:, j][:, None] >= grid_arr[None, :]
-        tp = (pred & y[:, None]).sum(axis=0)
-        fp = (pred & ~y[:, None]).sum(axis=0)
-        fn = (~pred & y[:, None]).sum(axis=0)
-        f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-        best = np.flatnonzero(f1 == f1.max())
-        out[j] = float(grid_arr[best[np.argmin(np.abs(grid_arr[best] - 0.5))]])
-    return out
 
 
 def _find_all(haystack: str, needle: str) -> list[int]:
