@@ -24,7 +24,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar, overload
+from typing import Any, ClassVar, Self, overload
 
 import numpy as np
 
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 FORMAT_NAME = "affectkit-model"
 FORMAT_VERSION = 1
 
-__all__ = ["Analyzer", "Tags", "FORMAT_NAME", "FORMAT_VERSION", "ABSTAIN_LABEL", "abstain_result"]
+__all__ = ["Estimator", "Analyzer", "Tags", "analyzer_kinds", "jsonable", "read_config", "write_config", "FORMAT_NAME", "FORMAT_VERSION", "ABSTAIN_LABEL", "abstain_result"]
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,12 @@ def _register_kind(cls: type) -> None:
     _KINDS[kind] = cls
 
 
-class Analyzer:
-    """Base class of every analyzer. Subclasses implement ``_predict_proba(list[str])``."""
+class Estimator:
+    """What every model of affectkit shares, whatever it reads: parameters as in scikit-learn
+    (``__init__`` only stores them; ``fit`` never changes them; learned state ends in ``_``),
+    declared parameter constraints, capability tags, and a model directory (``save`` /
+    ``affectkit.load``). :class:`Analyzer` adds the text contract; speech analyzers have their own
+    (:class:`affectkit.audio.analyzer.SpeechAnalyzer`)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -101,7 +105,7 @@ class Analyzer:
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params: Any) -> Analyzer:
+    def set_params(self, **params: Any) -> Self:
         valid = set(self._param_names())
         for key, value in params.items():
             if key not in valid:
@@ -130,6 +134,43 @@ class Analyzer:
                 f"This {type(self).__name__} is not fitted yet. Call fit(texts, y) first, "
                 f"or load a trained model with affectkit.load(name_or_path)."
             )
+
+    # -- persistence -----------------------------------------------------------------------
+    def _config(self) -> dict[str, Any]:
+        """JSON-able description of this analyzer (subclasses extend it)."""
+        from affectkit import __version__
+
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "analyzer": self.kind,
+            "affectkit_version": __version__,
+            "task": self.tags.task,
+            "labels": list(self.labels_),
+            "multi_label": self.tags.multi_label,
+            "params": jsonable(self.get_params()),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write this analyzer to the directory ``path`` (created if needed)."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        config = self._config()
+        self._save_arrays(path, config)
+        write_config(path, config)
+        return path
+
+    def _save_arrays(self, path: Path, config: dict[str, Any]) -> None:
+        """Write learned arrays next to config.json (subclasses override)."""
+
+    @classmethod
+    def _from_dir(cls, path: Path, config: dict[str, Any]) -> Self:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Analyzer(Estimator):
+    """Base class of every text analyzer. Subclasses implement ``_predict_proba(list[str])``."""
 
     # -- prediction ------------------------------------------------------------------------
     def _predict_proba(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - abstract
@@ -279,39 +320,6 @@ class Analyzer:
             for i, picked in enumerate(chosen)
         ]
 
-    # -- persistence -----------------------------------------------------------------------
-    def _config(self) -> dict[str, Any]:
-        """JSON-able description of this analyzer (subclasses extend it)."""
-        from affectkit import __version__
-
-        return {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "analyzer": self.kind,
-            "affectkit_version": __version__,
-            "task": self.tags.task,
-            "labels": list(self.labels_),
-            "multi_label": self.tags.multi_label,
-            "params": jsonable(self.get_params()),
-        }
-
-    def save(self, path: str | Path) -> Path:
-        """Write this analyzer to the directory ``path`` (created if needed)."""
-        self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        config = self._config()
-        self._save_arrays(path, config)
-        (path / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        return path
-
-    def _save_arrays(self, path: Path, config: dict[str, Any]) -> None:
-        """Write learned arrays next to config.json (subclasses override)."""
-
-    @classmethod
-    def _from_dir(cls, path: Path, config: dict[str, Any]) -> Analyzer:  # pragma: no cover - abstract
-        raise NotImplementedError
-
 
 #: The label of a single-label result that abstained (``analyze(..., abstain=margin)``).
 ABSTAIN_LABEL = "mixed"
@@ -336,6 +344,13 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    """Write a model directory's ``config.json`` (sorted keys, one trailing newline)."""
+    out = Path(path) / "config.json"
+    out.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return out
 
 
 def read_config(path: Path) -> dict[str, Any]:

@@ -28,7 +28,8 @@ from affectkit.exceptions import UnknownModelError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ModelSpec", "Registry", "registry", "load", "list_models", "load_dir", "analyzer_class"]
+__all__ = ["ModelSpec", "Registry", "registry", "load", "list_models", "load_dir", "analyzer_class", "save_component",
+           "load_component"]
 
 ENTRY_POINT_GROUP = "affectkit.analyzers"
 SCHEME_ENTRY_POINT_GROUP = "affectkit.schemes"
@@ -209,6 +210,37 @@ def load_dir(path: str | Path) -> Any:
     except ModelFormatError as exc:
         raise ModelFormatError(f"{path}/config.json names analyzer {kind!r}. {exc}") from None
     return cls._from_dir(path, config)
+
+
+def save_component(model: Any, path: Path, subdir: str) -> dict[str, str] | None:
+    """How a model that holds another one (a calibration's base, a fusion's text branch) stores it:
+    a registered name as ``{"name": ...}``; anything else saved in ``path/subdir`` as ``{"dir": subdir}``."""
+    if model is None:
+        return None
+    if isinstance(model, str) and model in registry.names(include_aliases=True):
+        return {"name": model}
+    if isinstance(model, str | Path):
+        model = load(model)
+    model.save(Path(path) / subdir)
+    return {"dir": subdir}
+
+
+def load_component(spec: Any, path: Path, what: str) -> str | None:
+    """The name or directory that :func:`save_component` stored (loaded later, by its holder)."""
+    from affectkit.exceptions import ModelFormatError
+
+    if spec is None:
+        return None
+    if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+        return spec["name"]
+    if isinstance(spec, dict) and isinstance(spec.get("dir"), str):
+        target = (Path(path) / spec["dir"]).resolve()
+        if target.parent != Path(path).resolve() or not target.is_dir():
+            raise ModelFormatError(
+                f"{path}/config.json says its {what} is in {spec['dir']!r}, which is not a folder inside {path}."
+            )
+        return str(target)
+    raise ModelFormatError(f"{path}/config.json does not say which model is its {what}: got {spec!r}.")
 
 
 def _class(target: str) -> Any:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,8 +12,8 @@ import numpy as np
 
 from affectkit._runtime import softmax
 from affectkit._validation import TextBatch, as_text_batch
-from affectkit.base import Analyzer, Tags, jsonable
-from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedError
+from affectkit.base import Analyzer, Tags, jsonable, write_config
+from affectkit.exceptions import InvalidInputError, NotFittedError
 from affectkit.metrics import best_f1_thresholds, indicator
 from affectkit.params import Interval
 from affectkit.results import Segment
@@ -177,34 +176,26 @@ class CalibratedAnalyzer(Analyzer):
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write a model directory; the base is saved in ``base/`` unless it is a registered name."""
-        from affectkit.registry import registry
+        from affectkit.registry import save_component
 
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         config = super()._config()
-        if isinstance(self.base, str) and self.base in registry.names(include_aliases=True):
-            config["base"] = {"name": self.base}
-        else:
-            self._base().save(path / "base")
-            config["base"] = {"dir": "base"}
+        config["base"] = save_component(self.base, path, "base")
         config["params"] = jsonable({"temperature": self.temperature, "threshold": self.threshold})
         if hasattr(self, "temperature_"):
             config["temperature"] = float(self.temperature_)
         if hasattr(self, "thresholds_"):
             config["thresholds"] = [float(t) for t in self.thresholds_]
-        (path / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_config(path, config)
         return path
 
     @classmethod
     def _from_dir(cls, path: Path, config: dict[str, Any]) -> CalibratedAnalyzer:
-        base = config.get("base") or {}
-        if "name" in base:
-            target: Any = base["name"]
-        elif "dir" in base and (path / base["dir"]).is_dir():
-            target = str(path / base["dir"])
-        else:
-            raise ModelFormatError(f"{path}/config.json does not say which model it calibrates ('base').")
+        from affectkit.registry import load_component
+
+        target = load_component(config.get("base"), path, "base model")
         model = cls(base=target, **config.get("params", {}))
         if config.get("temperature") is not None:
             model.temperature_ = float(config["temperature"])

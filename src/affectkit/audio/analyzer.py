@@ -1,7 +1,8 @@
 """Speech emotion, text emotion and their late fusion, over 7 classes (Ekman 6 + neutral).
 
-Three analyzers with the library's contract (``labels_``, ``predict_proba``, ``predict``,
-``analyze``, ``tags``, ``get_params`` / ``set_params``):
+Speech analyzers share the estimator contract (``get_params`` / ``set_params``, ``tags``,
+``save`` / ``affectkit.load``) through :class:`SpeechAnalyzer`, with signatures of their own:
+``predict_proba(items)``, ``predict(items)`` and ``analyze(...) -> AudioResult``.
 
 - :class:`SpeechEmotionAnalyzer`: the acoustic branch. Audio is read as 16 kHz mono, silence
   trimmed, cut into windows (long recordings are streamed), each window scored by the shipped
@@ -29,12 +30,14 @@ import numpy as np
 from affectkit._runtime import available_cores, onnx_session, softmax
 from affectkit.audio import EMOTIONS7
 from affectkit.audio.io import SAMPLE_RATE, Audio, AudioSource, iter_audio, load_audio
-from affectkit.base import Analyzer, Tags
+from affectkit.base import Analyzer, Estimator, Tags, write_config
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
+from affectkit.params import Interval, Options
+from affectkit.registry import load_component, load_dir, save_component
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EMOTIONS7", "AudioResult", "SpeechEmotionAnalyzer", "TextEmotionBranch",
+__all__ = ["EMOTIONS7", "AudioResult", "SpeechAnalyzer", "SpeechEmotionAnalyzer", "TextEmotionBranch",
            "SpeechTextEmotionAnalyzer", "transcribe"]
 
 SPEECH_MODEL_DIR = "speech-emotion-v1"
@@ -74,7 +77,26 @@ def _session(path: str, threads: int) -> Any:
     return onnx_session(path, threads, extra="audio", feature=_FEATURE)
 
 
-class SpeechEmotionAnalyzer(Analyzer):
+class SpeechAnalyzer(Estimator):
+    """Base of the speech analyzers: the estimator contract with signatures of their own.
+
+    Subclasses implement ``predict_proba(items) -> (n, 7)`` and ``analyze(...) -> AudioResult``.
+    """
+
+    @property
+    def labels_(self) -> tuple[str, ...]:
+        return EMOTIONS7
+
+    def predict_proba(self, items: Sequence[Any]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict(self, items: Sequence[Any]) -> np.ndarray:
+        """The most probable of the 7 classes for each item."""
+        proba = self.predict_proba(items)
+        return np.asarray(EMOTIONS7, dtype=object)[proba.argmax(axis=1)] if len(proba) else np.empty(0, dtype=object)
+
+
+class SpeechEmotionAnalyzer(SpeechAnalyzer):
     """The acoustic branch: emotion from speech, with the shipped ONNX model.
 
     Parameters
@@ -89,6 +111,8 @@ class SpeechEmotionAnalyzer(Analyzer):
     """
 
     kind = "speech"
+    _parameter_constraints = {"path": [str, Path, None], "threads": [Interval(int, 1, None), None],
+                              "batch_size": [Interval(int, 1, None)]}
 
     def __init__(self, path: str | None = None, threads: int | None = None, batch_size: int = 32):
         self.path = path
@@ -97,7 +121,7 @@ class SpeechEmotionAnalyzer(Analyzer):
 
     @property
     def tags(self) -> Tags:
-        return Tags(task="emotion", modalities=("audio",), generation="neural")
+        return Tags(task="emotion", modalities=("audio",), generation="neural", threads=True)
 
     def _dir(self) -> Path:
         if self.path is not None:
@@ -111,15 +135,34 @@ class SpeechEmotionAnalyzer(Analyzer):
         return _read_config(str(self._dir()))
 
     @property
-    def labels_(self) -> tuple[str, ...]:  # type: ignore[override]
-        return EMOTIONS7
-
-    @property
     def model_labels_(self) -> tuple[str, ...]:
         return tuple(self.config_["labels"])
 
     def _check_fitted(self) -> None:
+        self._validate_params()
         self.config_  # noqa: B018 - raises a clear error when the model directory is missing
+
+    def save(self, path: str | Path) -> Path:
+        """A model directory: the acoustic model's files in ``model/`` (none for the shipped one)."""
+        import shutil
+
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        config = self._config()
+        if self.path is not None:
+            shutil.copytree(self._dir(), path / "model", dirs_exist_ok=True)
+        config["params"] = {"path": "model" if self.path is not None else None, "threads": self.threads,
+                            "batch_size": self.batch_size}
+        write_config(path, config)
+        return path
+
+    @classmethod
+    def _from_dir(cls, path: Path, config: dict[str, Any]) -> SpeechEmotionAnalyzer:
+        params = dict(config.get("params") or {})
+        if params.get("path") is not None:
+            params["path"] = str(path / "model")
+        return cls(**params)
 
     def _to7(self) -> np.ndarray:
         """(n_model_labels, 7) 0/1 matrix summing model labels into the 7 classes."""
@@ -200,14 +243,14 @@ class SpeechEmotionAnalyzer(Analyzer):
             total, n = total + p.sum(axis=0), n + len(p)
         return total, n, seconds
 
-    def predict_proba(self, audios: Sequence[AudioSource | Audio]) -> np.ndarray:  # type: ignore[override]
+    def predict_proba(self, audios: Sequence[AudioSource | Audio]) -> np.ndarray:
         """Probabilities of shape ``(n, 7)`` in :data:`EMOTIONS7` order, one row per recording."""
         _check_sequence(audios, "audios", "SpeechEmotionAnalyzer.predict_proba")
         if not audios:
             return np.zeros((0, len(EMOTIONS7)))
         return np.stack([self.score(a)[0] for a in audios])
 
-    def analyze(self, audio: AudioSource | Audio) -> AudioResult:  # type: ignore[override]
+    def analyze(self, audio: AudioSource | Audio) -> AudioResult:
         p7, raw, n, duration, warnings = self.score(audio)
         scores = dict(zip(EMOTIONS7, p7.tolist(), strict=True))
         return AudioResult(max(scores, key=scores.__getitem__), scores, {"audio": scores, "text": None},
@@ -274,6 +317,20 @@ class TextEmotionBranch(Analyzer):
     def labels_(self) -> tuple[str, ...]:  # type: ignore[override]
         return EMOTIONS7
 
+    def save(self, path: str | Path) -> Path:
+        """A model directory: the emotion model by name, or saved in ``model/``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        config = self._config()
+        config["params"] = {}
+        config["components"] = {"model": save_component(self.model, path, "model")}
+        write_config(path, config)
+        return path
+
+    @classmethod
+    def _from_dir(cls, path: Path, config: dict[str, Any]) -> TextEmotionBranch:
+        return cls(model=load_component((config.get("components") or {}).get("model"), path, "model"))
+
     def _analyzer(self) -> Any:
         if isinstance(self.model, str):
             cached = self.__dict__.get("_loaded")
@@ -322,7 +379,7 @@ def transcribe(audio: AudioSource | Audio, max_seconds: float = 600.0) -> tuple[
     return " ".join(s.text.strip() for s in segments).strip(), warnings
 
 
-class SpeechTextEmotionAnalyzer(Analyzer):
+class SpeechTextEmotionAnalyzer(SpeechAnalyzer):
     """Late fusion of the speech and text branches into 7 emotions.
 
     Parameters
@@ -344,6 +401,8 @@ class SpeechTextEmotionAnalyzer(Analyzer):
     """
 
     kind = "speech-text"
+    _parameter_constraints = {"mode": [Options(("weighted", "stacking"))], "weights": [dict, None],
+                              "asr": [Options(("auto",)), "boolean"]}
 
     def __init__(self, audio: Any = None, text: Any = "emotion", mode: str = "weighted",
                  weights: dict[str, float] | None = None, asr: Any = "auto"):
@@ -356,10 +415,6 @@ class SpeechTextEmotionAnalyzer(Analyzer):
     @property
     def tags(self) -> Tags:
         return Tags(task="emotion", modalities=("audio", "text"), generation="neural")
-
-    @property
-    def labels_(self) -> tuple[str, ...]:  # type: ignore[override]
-        return EMOTIONS7
 
     def _branches(self) -> tuple[SpeechEmotionAnalyzer, TextEmotionBranch]:
         key = (id(self.audio) if not isinstance(self.audio, str | None) else self.audio,
@@ -377,7 +432,28 @@ class SpeechTextEmotionAnalyzer(Analyzer):
         return state
 
     def _check_fitted(self) -> None:
+        self._validate_params()
         self._branches()[0]._check_fitted()
+
+    def save(self, path: str | Path) -> Path:
+        """A model directory: the acoustic branch in ``audio/``; the text model by name or in ``text/``."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        audio, _ = self._branches()
+        config = self._config()
+        config["params"] = {"mode": self.mode, "weights": self.weights, "asr": self.asr}
+        audio.save(path / "audio")
+        config["components"] = {"audio": {"dir": "audio"}, "text": save_component(self.text, path, "text")}
+        write_config(path, config)
+        return path
+
+    @classmethod
+    def _from_dir(cls, path: Path, config: dict[str, Any]) -> SpeechTextEmotionAnalyzer:
+        parts = config.get("components") or {}
+        audio = load_component(parts.get("audio"), path, "audio")
+        text = load_component(parts.get("text"), path, "text")
+        return cls(audio=load_dir(audio) if audio is not None else None, text=text, **(config.get("params") or {}))
 
     def _fusion(self) -> dict[str, Any]:
         audio, _ = self._branches()
@@ -396,8 +472,7 @@ class SpeechTextEmotionAnalyzer(Analyzer):
 
     def fuse(self, p_audio: np.ndarray | None, p_text: np.ndarray | None) -> tuple[np.ndarray, dict[str, float]]:
         """Fused probabilities of one item from its branches (either may be None)."""
-        if self.mode not in ("weighted", "stacking"):
-            raise InvalidInputError(f"The 'mode' parameter must be 'weighted' or 'stacking'. Got {self.mode!r}.")
+        self._validate_params()
         if p_audio is None and p_text is None:
             raise InvalidInputError("Each item needs audio, text, or both. Got neither.")
         if p_audio is None:
@@ -428,7 +503,7 @@ class SpeechTextEmotionAnalyzer(Analyzer):
             out.append((item[0], item[1]))
         return out
 
-    def analyze(self, audio: AudioSource | Audio | None = None,  # type: ignore[override]
+    def analyze(self, audio: AudioSource | Audio | None = None,
                 transcript: str | None = None) -> AudioResult:
         """The fused emotion of one recording and/or text, with each branch's probabilities."""
         speech, text_branch = self._branches()
@@ -464,7 +539,7 @@ class SpeechTextEmotionAnalyzer(Analyzer):
             return asr_available()
         return bool(self.asr)
 
-    def predict_proba(self, items: Sequence[tuple[Any, Any]]) -> np.ndarray:  # type: ignore[override]
+    def predict_proba(self, items: Sequence[tuple[Any, Any]]) -> np.ndarray:
         """Fused probabilities ``(n, 7)`` of ``(audio, text)`` pairs; either part may be None."""
         pairs = self._items(items)
         if not pairs:
