@@ -28,7 +28,7 @@ from affectkit.exceptions import UnknownModelError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ModelSpec", "Registry", "registry", "load", "list_models", "load_dir", "analyzer_class", "save_component",
+__all__ = ["ModelSpec", "Registry", "registry", "load", "list_models", "load_dir", "analyzer_class", "save_component", "model_tags",
            "load_component"]
 
 ENTRY_POINT_GROUP = "affectkit.analyzers"
@@ -46,6 +46,8 @@ class ModelSpec:
     description: str
     factory: Callable[..., Any] = field(repr=False)
     aliases: tuple[str, ...] = ()
+    #: Whether the model is multi-label (known without loading it).
+    multi_label: bool = False
 
 
 class Registry:
@@ -164,7 +166,7 @@ def analyzer_class(kind: str) -> type:
 
     kinds = analyzer_kinds()
     if kind not in kinds:
-        _import_analyzer_modules()
+        discover_kinds()
         kinds = analyzer_kinds()
     if kind not in kinds:
         from affectkit.exceptions import ModelFormatError
@@ -176,7 +178,7 @@ def analyzer_class(kind: str) -> type:
 _IMPORTED_ANALYZER_MODULES = False
 
 
-def _import_analyzer_modules() -> None:
+def discover_kinds() -> None:
     """Import every module of :data:`ANALYZER_PACKAGES` and the ``affectkit.kinds`` entry points."""
     global _IMPORTED_ANALYZER_MODULES
     if _IMPORTED_ANALYZER_MODULES:
@@ -210,6 +212,26 @@ def load_dir(path: str | Path) -> Any:
     except ModelFormatError as exc:
         raise ModelFormatError(f"{path}/config.json names analyzer {kind!r}. {exc}") from None
     return cls._from_dir(path, config)
+
+
+def model_tags(model: Any) -> Any:
+    """The :class:`~affectkit.base.Tags` of a model name, directory or object, without loading a model
+    (a registered name's spec, a directory's ``config.json``); ``None`` when only loading could tell."""
+    from affectkit.base import Tags, read_config
+    from affectkit.exceptions import ModelFormatError
+
+    if hasattr(model, "tags") and not isinstance(model, str | Path):
+        return model.tags
+    if isinstance(model, str) and model in registry.names(include_aliases=True):
+        spec = registry.resolve(model)
+        return Tags(task=spec.task, multi_label=spec.multi_label, generation=spec.generation)
+    if isinstance(model, str | Path) and Path(model).is_dir():
+        try:
+            config = read_config(Path(model))
+        except ModelFormatError:
+            return None
+        return Tags(task=str(config.get("task", "sentiment")), multi_label=bool(config.get("multi_label", False)))
+    return None
 
 
 def save_component(model: Any, path: Path, subdir: str) -> dict[str, str] | None:
@@ -289,17 +311,17 @@ for _spec in (
               _shipped("sentiment-classic-v1"), ("classic", "sentiment-classic")),
     ModelSpec("emotion-classic-v1", "emotion", "classic",
               "TF-IDF + one-vs-rest logistic regression, 28 GoEmotions labels, dev-tuned thresholds",
-              _shipped("emotion-classic-v1"), ("emotion-classic",)),
+              _shipped("emotion-classic-v1"), ("emotion-classic",), multi_label=True),
     ModelSpec("emotion-lexicon-nrc-v1", "emotion", "lexicon",
               "opt-in: NRC EmoLex word counts, Plutchik's 8 emotions (research/non-commercial terms; "
               "needs affectkit[nrc] and accept_terms=True)",
-              _new("affectkit.analyzers.nrc:NRCEmotionAnalyzer"), ("emotion-lexicon-nrc", "nrc")),
+              _new("affectkit.analyzers.nrc:NRCEmotionAnalyzer"), ("emotion-lexicon-nrc", "nrc"), multi_label=True),
     ModelSpec("sentiment-transformer-v1", "sentiment", "transformer",
               "all-MiniLM-L6-v2 fine-tuned on SemEval-2017 + GoEmotions (one encoder, two heads), ONNX",
               _new(_TRANSFORMER, path=_TRANSFORMER_PATH, head="sentiment"), ("transformer", "sentiment-transformer")),
     ModelSpec("emotion-transformer-v1", "emotion", "transformer",
               "the emotion head of affect-transformer-v1: 28 GoEmotions labels, dev-tuned thresholds, ONNX",
-              _new(_TRANSFORMER, path=_TRANSFORMER_PATH, head="emotion"), ("emotion-transformer",)),
+              _new(_TRANSFORMER, path=_TRANSFORMER_PATH, head="emotion"), ("emotion-transformer",), multi_label=True),
     ModelSpec("speech-emotion-v1", "speech-emotion", "neural",
               "acoustic branch: 7 emotions from speech, trained on RAVDESS (CC BY-NC-SA 4.0); needs affectkit[audio]",
               _new("affectkit.audio.analyzer:SpeechEmotionAnalyzer"), ("speech-emotion",)),

@@ -103,7 +103,13 @@ class CalibratedAnalyzer(Analyzer):
 
     @property
     def tags(self) -> Tags:
-        t = self._base().tags
+        """The base model's tags; reading them loads nothing that is not loaded yet."""
+        from affectkit.registry import model_tags
+
+        cached = self.__dict__.get("_base_cached")
+        t = cached[1].tags if cached is not None and cached[0] is self.base else model_tags(self.base)
+        if t is None:
+            t = self._base().tags
         return Tags(task=t.task, multi_label=t.multi_label, trainable=t.trainable, modalities=t.modalities,
                     generation=t.generation)
 

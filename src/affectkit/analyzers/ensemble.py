@@ -210,11 +210,16 @@ class EnsembleAnalyzer(Analyzer):
 
     @property
     def tags(self) -> Tags:
-        """The members' task and label kind (the members are loaded on first use)."""
-        if not hasattr(self, "members_"):
-            self._resolve()
-        return Tags(task=self.members_[0].tags.task, multi_label=self.multi_label_, trainable=True,
-                    generation="ensemble")
+        """The members' task and label kind. Reading it loads nothing: before the members are
+        loaded, they come from the members' registry entries or model directories."""
+        if hasattr(self, "members_"):
+            return Tags(task=self.members_[0].tags.task, multi_label=self.multi_label_, trainable=True,
+                        generation="ensemble")
+        from affectkit.registry import model_tags
+
+        known = [t for t in (model_tags(m) for m in self.members if str(m) != "default") if t is not None]
+        first = known[0] if known else Tags()
+        return Tags(task=first.task, multi_label=first.multi_label, trainable=True, generation="ensemble")
 
     def _weights(self) -> np.ndarray:
         if hasattr(self, "weights_"):

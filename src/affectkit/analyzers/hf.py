@@ -65,8 +65,10 @@ _OFFSET_POSITIONS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "d
 
 
 # -- labels -----------------------------------------------------------------------------------
-def map_labels(names: Sequence[str], label_map: Mapping[str, str] | None = None, model: str = "the model") -> list[str]:
-    """affectkit label names for a model's labels (in the model's order); see the module docs."""
+def map_labels(names: Sequence[str], label_map: Mapping[str, str] | None = None, model: str = "the model",
+               warn: bool = True) -> list[str]:
+    """affectkit label names for a model's labels (in the model's order); see the module docs.
+    ``warn=False``: no warning when generic names are taken for sentiment labels."""
     names = [str(n) for n in names]
     if label_map is not None:
         unknown = sorted(set(label_map) - set(names))
@@ -77,7 +79,7 @@ def map_labels(names: Sequence[str], label_map: Mapping[str, str] | None = None,
             )
         mapped = [str(label_map.get(n, n)) for n in names]
     else:
-        mapped = _auto_labels(names, model)
+        mapped = _auto_labels(names, model, warn)
     if len(set(mapped)) != len(mapped):
         raise InvalidInputError(
             f"The labels of {model} map to duplicate names: {names} -> {mapped}. "
@@ -86,13 +88,13 @@ def map_labels(names: Sequence[str], label_map: Mapping[str, str] | None = None,
     return mapped
 
 
-def _auto_labels(names: list[str], model: str) -> list[str]:
+def _auto_labels(names: list[str], model: str, warn: bool = True) -> list[str]:
     keys = [n.strip().lower() for n in names]
     generic = [_GENERIC.fullmatch(k) for k in keys]
     if all(generic) and sorted(int(m.group(1)) for m in generic) == list(range(len(names))) and len(names) in (2, 3):
         guess = SENTIMENT_LABELS if len(names) == 3 else ("negative", "positive")
         out = [guess[int(m.group(1))] for m in generic]
-        logger.warning(
+        (logger.warning if warn else logger.debug)(
             "%s names its labels %s; assuming they mean %s (the usual order of sentiment models). "
             "Pass label_map={...} if that is wrong.", model, names, out,
         )
@@ -322,6 +324,16 @@ class HFAnalyzer(Analyzer):
 
     @property
     def tags(self) -> Tags:
+        """Task and label kind; reading them loads no weights (a local model's config.json tells them)."""
+        cached = self.__dict__.get("_hf_cached")
+        config_path = Path(str(self.model)).expanduser() / "config.json"
+        if cached is None and config_path.is_file():
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+            id2label = {int(k): str(v) for k, v in (config.get("id2label") or {}).items()}
+            names = [id2label.get(i, f"LABEL_{i}") for i in range(len(id2label) or int(config.get("num_labels", 2)))]
+            mapped = map_labels(names, self.label_map, model=repr(str(self.model)), warn=False)
+            return Tags(task=self.task or infer_task(mapped), trainable=False, generation="transformer",
+                        multi_label=config.get("problem_type") == "multi_label_classification")
         hf = self._hf()
         return Tags(task=hf.task, multi_label=hf.multi_label, trainable=False, generation="transformer")
 

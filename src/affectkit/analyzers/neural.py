@@ -38,6 +38,8 @@ from affectkit._runtime import onnx_session, sigmoid, softmax
 from affectkit._validation import as_text_batch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
+from affectkit.metrics import best_f1_thresholds
+from affectkit.targets import encode_targets
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +146,6 @@ class _NeuralAnalyzer(Analyzer):
         for ``patience`` epochs (the best epoch is kept), and multi-label thresholds are tuned
         for F1 per label.
         """
-        from affectkit.analyzers.classic.model import ClassicAnalyzer
 
         torch = require("torch", "train", f"Training a {self._title}")
         self._validate_params()
@@ -152,13 +153,11 @@ class _NeuralAnalyzer(Analyzer):
         batch = as_text_batch(texts, method=f"{name}.fit")
         if len(batch) == 0:
             raise InvalidInputError(f"{name}.fit needs at least one text. Got an empty list.")
-        encoder = ClassicAnalyzer(multi_label=self.multi_label)
-        target, names, multi = encoder._encode_y(y, len(batch), labels)
+        target, names, multi = encode_targets(y, len(batch), labels, self.multi_label, f"{name}.fit")
         has_val = val_texts is not None and len(val_texts) > 0
         if has_val:
             vbatch = as_text_batch(val_texts, method=f"{name}.fit")
-            encoder.multi_label = multi
-            vtarget, _, _ = encoder._encode_y(val_y, len(vbatch), names)
+            vtarget, _, _ = encode_targets(val_y, len(vbatch), names, multi, f"{name}.fit")
 
         tokenized = [_tokens(t) for t in batch.texts]
         counts = Counter(tok for toks in tokenized for tok in toks)
@@ -253,13 +252,11 @@ class _NeuralAnalyzer(Analyzer):
 
     def tune_thresholds(self, texts: Sequence[str], y: object, grid: Sequence[float] | None = None) -> Self:
         """Choose, per label, the threshold that maximises F1 on ``(texts, y)`` (validation data)."""
-        from affectkit.analyzers.classic.model import ClassicAnalyzer, best_f1_thresholds
-
         self._check_fitted()
         if not self.multi_label_:
             raise InvalidInputError("tune_thresholds applies to multi-label models only.")
         batch = as_text_batch(texts, method=f"{type(self).__name__}.tune_thresholds")
-        Y, _, _ = ClassicAnalyzer(multi_label=True)._encode_y(y, len(batch), self.labels_)
+        Y, _, _ = encode_targets(y, len(batch), self.labels_, True, f"{type(self).__name__}.tune_thresholds")
         self.thresholds_ = best_f1_thresholds(self._proba_of_batch(batch), Y, grid)
         return self
 

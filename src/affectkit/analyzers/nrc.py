@@ -51,10 +51,12 @@ class NRCEmotionAnalyzer(Analyzer):
 
     kind = "lexicon-nrc"
 
+    #: Not trainable: the lexicon's eight emotions are known from the start.
+    labels_ = NRC_LABELS
+
     def __init__(self, accept_terms: bool = False, threshold: object = None):
         self.accept_terms = accept_terms
         self.threshold = threshold
-        self.labels_ = NRC_LABELS
 
     @property
     def tags(self) -> Tags:

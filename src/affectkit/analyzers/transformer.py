@@ -85,6 +85,12 @@ class _Backbone:
 
 
 @lru_cache(maxsize=8)
+def _heads(path: str) -> dict[str, Any]:
+    """The ``heads`` of a model directory's config.json."""
+    return json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("heads", {})
+
+
+@lru_cache(maxsize=8)
 def _backbone(path: str, threads: int, spin: bool = True) -> _Backbone:
     return _Backbone(Path(path), threads, spin)
 
@@ -163,7 +169,18 @@ class TransformerAnalyzer(Analyzer):
 
     @property
     def _head(self) -> dict[str, Any]:
-        return self._bb().config["heads"][self.head]
+        """The head's entry in the model directory's config (read from config.json: no session is built)."""
+        cached = self.__dict__.get("_bb_cached")
+        if cached is not None and cached[0][:2] == (self.path, self.head):
+            return cached[1].config["heads"][self.head]
+        if self.path is None or not (Path(self.path) / "config.json").is_file():
+            return self._bb().config["heads"][self.head]  # raises the error that says what is missing
+        heads = _heads(str(Path(self.path).resolve()))
+        if self.head not in heads:
+            raise InvalidInputError(
+                f"The 'head' parameter of TransformerAnalyzer must be one of {sorted(heads)}. Got {self.head!r}."
+            )
+        return heads[self.head]
 
     @property
     def labels_(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -319,7 +336,8 @@ def pool_units(logits: np.ndarray, units: list[list[int]], counts: np.ndarray,
         proba = np.maximum.reduceat(p, starts, axis=0)
     else:
         lengths = np.asarray([len(u) for u in units], dtype=np.float64)[:, None]
-        mean = np.add.reduceat(p * lengths, starts, axis=0) / np.add.reduceat(lengths, starts, axis=0)
+        # a tokenizer without special tokens gives an empty text no tokens: guard the 0/0 (np.where keeps p then)
+        mean = np.add.reduceat(p * lengths, starts, axis=0) / np.maximum(np.add.reduceat(lengths, starts, axis=0), 1e-12)
         proba = np.where(counts[:, None] == 1, p[starts], mean)
     segments: list[tuple[Segment, ...]] = [() for _ in range(n)]
     for i, spans in spans_of.items():
