@@ -21,7 +21,7 @@ import pytest
 
 import affectkit
 from affectkit.base import Estimator
-from affectkit.registry import discover_kinds, analyzer_class
+from affectkit.registry import analyzer_class, discover_kinds
 from conftest import EMOTION_TEXTS, EMOTION_Y, SENTIMENT_TEXTS, SENTIMENT_Y
 
 TEXTS = ["I really love this!", "This is the worst thing ever :(", "The train leaves at 6pm.", "", "😍😍"]
