@@ -28,8 +28,12 @@ from typing import Any, ClassVar, Self, overload
 
 import numpy as np
 
+from affectkit import __version__
 from affectkit._validation import TextBatch, as_text_batch, check_threshold, clean_text
+from affectkit.emotion.taxonomy import coarsen, coarsen_proba
 from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedError
+from affectkit.explain import explain_results
+from affectkit.labels import EMOTION_LABELS
 from affectkit.params import validate_params
 from affectkit.results import Level, Result, Segment
 
@@ -138,8 +142,6 @@ class Estimator:
     # -- persistence -----------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
         """JSON-able description of this analyzer (subclasses extend it)."""
-        from affectkit import __version__
-
         return {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
@@ -234,8 +236,6 @@ class Analyzer(Estimator):
             batch = as_text_batch(texts, method=f"{type(self).__name__}.analyze")
         results = self._results(batch, threshold)
         if explain:
-            from affectkit.explain import explain_results
-
             results = [replace(r, explanation=e) for r, e in zip(results, explain_results(self, results), strict=True)]
         if margin is not None:
             results = [abstain_result(r, margin) for r in results]
@@ -302,12 +302,8 @@ class Analyzer(Estimator):
         proba: np.ndarray, labels: tuple[str, ...], task: str, chosen: list[tuple[str, ...]]
     ) -> list[dict[str, Level]]:
         """Coarser levels of the hierarchy; emotion analyzers with GoEmotions labels get Ekman and polarity."""
-        from affectkit.labels import EMOTION_LABELS
-
         if task != "emotion" or set(labels) != set(EMOTION_LABELS):
             return [{} for _ in chosen]
-        from affectkit.emotion.taxonomy import coarsen, coarsen_proba
-
         coarse = {level: coarsen_proba(proba, labels, level) for level in ("ekman", "polarity")}
         return [
             {

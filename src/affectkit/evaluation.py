@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from affectkit._validation import as_text_batch
-from affectkit.exceptions import InvalidInputError
+from affectkit.exceptions import InvalidInputError, require
 from affectkit.metrics import (  # noqa: F401 - score_multi, indicator and crossfit_scores are re-exported
     crossfit_scores,
     expected_calibration_error,
@@ -27,6 +27,7 @@ from affectkit.metrics import (  # noqa: F401 - score_multi, indicator and cross
     score_multi,
     score_single,
 )
+from affectkit.registry import load
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +116,6 @@ def evaluate(
     ``y`` holds one label name per text (single-label data) or a collection of label
     names per text (multi-label data).
     """
-    from affectkit.registry import load
-
     if batch_size < 1:
         raise InvalidInputError(f"The 'batch_size' parameter of evaluate must be >= 1. Got {batch_size}.")
     batch = as_text_batch(texts, method="evaluate")
@@ -182,8 +181,6 @@ def _check_labels(name: str, labels: tuple[str, ...], y: Sequence[Any], gold_mul
 
 def plot_confusion(report: EvaluationReport, path: str | Path) -> Path:
     """Write confusion matrices (single-label) or a per-label F1 heatmap (multi-label) to a PNG."""
-    from affectkit.exceptions import require
-
     require("matplotlib", "plot", "Writing the confusion-matrix PNG")
     import matplotlib
 

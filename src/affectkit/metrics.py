@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from affectkit.exceptions import InvalidInputError
+
 __all__ = [
     "ECE_BINS", "score_single", "score_multi", "indicator", "best_f1_thresholds", "crossfit_predictions",
     "crossfit_scores", "expected_calibration_error", "log_loss",
@@ -50,6 +52,11 @@ def indicator(y: Sequence[Any], labels: Sequence[str]) -> np.ndarray:
     Y = np.zeros((len(y), len(labels)), dtype=np.int64)
     for i, v in enumerate(y):
         for lab in v if isinstance(v, list | tuple | set | frozenset) else (v,):
+            if lab not in index:
+                raise InvalidInputError(
+                    f"Label {lab!r} (row {i} of y) is not one of the model's labels {list(labels)}. "
+                    f"Check that the data and the model are of the same task."
+                )
             Y[i, index[lab]] = 1
     return Y
 

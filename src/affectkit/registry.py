@@ -24,7 +24,8 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from affectkit.exceptions import UnknownModelError
+from affectkit.base import Tags, analyzer_kinds, read_config
+from affectkit.exceptions import ModelFormatError, UnknownModelError
 
 logger = logging.getLogger(__name__)
 
@@ -162,15 +163,11 @@ def analyzer_class(kind: str) -> type:
     time a kind is unknown, affectkit's analyzer packages and the ``affectkit.kinds`` entry
     points are imported, so the table is derived from the classes and never written by hand.
     """
-    from affectkit.base import analyzer_kinds
-
     kinds = analyzer_kinds()
     if kind not in kinds:
         discover_kinds()
         kinds = analyzer_kinds()
     if kind not in kinds:
-        from affectkit.exceptions import ModelFormatError
-
         raise ModelFormatError(f"Unknown analyzer kind {kind!r}; this affectkit knows {sorted(kinds)}.")
     return kinds[kind]
 
@@ -201,9 +198,6 @@ def discover_kinds() -> None:
 def load_dir(path: str | Path) -> Any:
     """Load an analyzer saved with ``save(path)``."""
 
-    from affectkit.base import read_config
-    from affectkit.exceptions import ModelFormatError
-
     path = Path(path)
     config = read_config(path)
     kind = config.get("analyzer")
@@ -217,9 +211,6 @@ def load_dir(path: str | Path) -> Any:
 def model_tags(model: Any) -> Any:
     """The :class:`~affectkit.base.Tags` of a model name, directory or object, without loading a model
     (a registered name's spec, a directory's ``config.json``); ``None`` when only loading could tell."""
-    from affectkit.base import Tags, read_config
-    from affectkit.exceptions import ModelFormatError
-
     if hasattr(model, "tags") and not isinstance(model, str | Path):
         return model.tags
     if isinstance(model, str) and model in registry.names(include_aliases=True):
@@ -249,8 +240,6 @@ def save_component(model: Any, path: Path, subdir: str) -> dict[str, str] | None
 
 def load_component(spec: Any, path: Path, what: str) -> str | None:
     """The name or directory that :func:`save_component` stored (loaded later, by its holder)."""
-    from affectkit.exceptions import ModelFormatError
-
     if spec is None:
         return None
     if isinstance(spec, dict) and isinstance(spec.get("name"), str):

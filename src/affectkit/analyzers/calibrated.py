@@ -16,6 +16,7 @@ from affectkit.base import Analyzer, Tags, jsonable, write_config
 from affectkit.exceptions import InvalidInputError, NotFittedError
 from affectkit.metrics import best_f1_thresholds, indicator
 from affectkit.params import Interval
+from affectkit.registry import load, load_component, model_tags, save_component
 from affectkit.results import Segment
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,6 @@ class CalibratedAnalyzer(Analyzer):
         cached = self.__dict__.get("_base_cached")
         if cached is not None and cached[0] is self.base:
             return cached[1]
-        from affectkit.registry import load
-
         model = load(self.base) if isinstance(self.base, str | Path) else self.base
         if not hasattr(model, "predict_proba") or not hasattr(model, "labels_"):
             raise InvalidInputError(
@@ -104,8 +103,6 @@ class CalibratedAnalyzer(Analyzer):
     @property
     def tags(self) -> Tags:
         """The base model's tags; reading them loads nothing that is not loaded yet."""
-        from affectkit.registry import model_tags
-
         cached = self.__dict__.get("_base_cached")
         t = cached[1].tags if cached is not None and cached[0] is self.base else model_tags(self.base)
         if t is None:
@@ -182,8 +179,6 @@ class CalibratedAnalyzer(Analyzer):
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write a model directory; the base is saved in ``base/`` unless it is a registered name."""
-        from affectkit.registry import save_component
-
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -199,8 +194,6 @@ class CalibratedAnalyzer(Analyzer):
 
     @classmethod
     def _from_dir(cls, path: Path, config: dict[str, Any]) -> CalibratedAnalyzer:
-        from affectkit.registry import load_component
-
         target = load_component(config.get("base"), path, "base model")
         model = cls(base=target, **config.get("params", {}))
         if config.get("temperature") is not None:

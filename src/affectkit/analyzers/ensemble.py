@@ -34,10 +34,14 @@ from typing import Any
 
 import numpy as np
 
+from affectkit._runtime import sigmoid, softmax
+from affectkit._validation import as_text_batch
+from affectkit.analyzers.classic.model import full_softmax_weights
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedError
 from affectkit.labels import canonical_order
 from affectkit.metrics import best_f1_thresholds, log_loss, score_multi, score_single
+from affectkit.registry import load, load_dir, model_tags
 from affectkit.targets import encode_targets
 
 logger = logging.getLogger(__name__)
@@ -137,8 +141,6 @@ class EnsembleAnalyzer(Analyzer):
     def _resolve(self) -> None:
         """Load the members and align their labels (the ensemble's structural state)."""
         self._validate_params()
-        from affectkit.registry import load
-
         specs = list(self.members)
         built: list[Analyzer | None] = [None] * len(specs)
         for i, spec in enumerate(specs):
@@ -215,8 +217,6 @@ class EnsembleAnalyzer(Analyzer):
         if hasattr(self, "members_"):
             return Tags(task=self.members_[0].tags.task, multi_label=self.multi_label_, trainable=True,
                         generation="ensemble")
-        from affectkit.registry import model_tags
-
         known = [t for t in (model_tags(m) for m in self.members if str(m) != "default") if t is not None]
         first = known[0] if known else Tags()
         return Tags(task=first.task, multi_label=first.multi_label, trainable=True, generation="ensemble")
@@ -277,8 +277,6 @@ class EnsembleAnalyzer(Analyzer):
         whose steps make the choice noisy on a thousand texts. Ties go to the lower log loss,
         then to weights nearer equal. Members are not re-trained.
         """
-        from affectkit._validation import as_text_batch
-
         self._validate_params()
         batch = as_text_batch(texts, method=f"{type(self).__name__}.fit")
         if len(batch) == 0:
@@ -371,8 +369,6 @@ class EnsembleAnalyzer(Analyzer):
             if "name" in entry:
                 members.append(entry["name"])
             elif "path" in entry:
-                from affectkit.registry import load_dir
-
                 members.append(load_dir(path / entry["path"]))
             else:
                 raise ModelFormatError(f"{path}/config.json has a member entry without 'name' or 'path': {entry!r}.")
@@ -465,8 +461,6 @@ def _stack_fit(probas: list[np.ndarray], target: np.ndarray, multi: bool, C: flo
         return {"coef": coef, "intercept": intercept}
     if len(np.unique(target)) < 2:
         raise InvalidInputError("Stacking needs validation data with at least 2 distinct labels.")
-    from affectkit.analyzers.classic.model import full_softmax_weights
-
     # class_weight="balanced": the meta-learner aims at balanced recall, the measure we report
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(X, target)
     W, b, _ = full_softmax_weights(clf.coef_, clf.intercept_, clf.classes_, k)
@@ -474,8 +468,6 @@ def _stack_fit(probas: list[np.ndarray], target: np.ndarray, multi: bool, C: flo
 
 
 def _stack_predict(stacker: dict[str, np.ndarray], probas: list[np.ndarray], multi: bool) -> np.ndarray:
-    from affectkit._runtime import sigmoid, softmax
-
     z = _features(probas) @ stacker["coef"].T + stacker["intercept"]
     return sigmoid(z) if multi else softmax(z)
 

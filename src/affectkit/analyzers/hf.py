@@ -41,9 +41,11 @@ from typing import Any
 import numpy as np
 
 from affectkit._validation import TextBatch
+from affectkit.analyzers.transformer import pool_units, split_units
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, UnknownModelError, require
 from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS, canonical_order
+from affectkit.registry import load_dir
 from affectkit.results import Segment
 
 logger = logging.getLogger(__name__)
@@ -357,8 +359,6 @@ class HFAnalyzer(Analyzer):
         return out
 
     def _score(self, texts: list[str]) -> tuple[np.ndarray, list[tuple[Segment, ...]]]:
-        from affectkit.analyzers.transformer import pool_units, split_units
-
         hf = self._hf()
         units, counts, spans_of = split_units(hf, texts)  # the ONNX runner's splitting of long texts
         z = self._logits(hf, units) if units else np.zeros((0, len(hf.labels)))
@@ -410,8 +410,6 @@ def load_hf(source: str | Path, **params: Any) -> Analyzer:
         )
     path = Path(source).expanduser()
     if path.is_dir() and _is_affectkit_dir(path):
-        from affectkit.registry import load_dir
-
         model = load_dir(path)
         return model.set_params(**params) if params else model
     analyzer = HFAnalyzer(model=source).set_params(**params)

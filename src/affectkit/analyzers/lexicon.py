@@ -27,6 +27,7 @@ import numpy as np
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError
 from affectkit.labels import SENTIMENT_LABELS
+from affectkit.text.segment import chunk_text
 
 __all__ = ["VaderAnalyzer", "compound_to_proba"]
 
@@ -99,8 +100,6 @@ class VaderAnalyzer(Analyzer):
         vader = self._vader
         if len(text) <= self.max_chars:
             return float(vader.polarity_scores(text)["compound"])
-        from affectkit.text.segment import chunk_text
-
         pieces = chunk_text(text, self.max_chars)
         weights = np.array([len(p) for p in pieces], dtype=np.float64)
         scores = np.array([vader.polarity_scores(p)["compound"] for p in pieces])

@@ -24,6 +24,7 @@ import numpy as np
 
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, require
+from affectkit.text.tokenize import tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +96,6 @@ class NRCEmotionAnalyzer(Analyzer):
         self._lexicon()
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        from affectkit.text.tokenize import tokenize
-
         lex = self._lexicon()
         out = np.zeros((len(texts), len(NRC_LABELS)))
         for i, text in enumerate(texts):

@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 
 from affectkit._runtime import available_cores, onnx_session, sigmoid, softmax
-from affectkit._validation import TextBatch
+from affectkit._validation import TextBatch, as_text_batch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
 from affectkit.results import Result, Segment
 from affectkit.text.normalize import normalize_for_transformer
+from affectkit.text.segment import sentence_spans
 
 __all__ = ["TransformerAnalyzer", "split_units", "pool_units"]
 
@@ -201,8 +202,6 @@ class TransformerAnalyzer(Analyzer):
     def _segments(bb: _Backbone, text: str) -> list[tuple[int, int]]:
         """Character spans covering ``text``, each at most ``max_length`` tokens (``bb``: any object
         with ``max_length`` and ``encode(texts) -> token ids``, special tokens included)."""
-        from affectkit.text.segment import sentence_spans
-
         limit = bb.max_length - 2
         pieces: list[tuple[int, int, int]] = []  # start, end, tokens
         todo = sentence_spans(text)
@@ -234,8 +233,6 @@ class TransformerAnalyzer(Analyzer):
 
     def predict_all(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Scores of every head from one encoder pass: ``{"sentiment": (n, 3), "emotion": (n, 28)}``."""
-        from affectkit._validation import as_text_batch
-
         batch = as_text_batch(texts, method="TransformerAnalyzer.predict_all")
         scores, _ = self._score(batch.texts)
         return scores
@@ -355,8 +352,6 @@ def analyze_heads(analyzers: list[TransformerAnalyzer], texts: list[Any]) -> lis
     Every analyzer must be a head of the same model directory with the same threads; each builds
     its own results (its thresholds, its labels) from the shared scores.
     """
-    from affectkit._validation import as_text_batch
-
     if not analyzers:
         return []
     first = analyzers[0]

@@ -28,7 +28,9 @@ from typing import Any
 import numpy as np
 
 from affectkit._validation import clean_text
+from affectkit.aspects.extract import EXTRACTORS
 from affectkit.exceptions import InvalidInputError
+from affectkit.registry import load
 from affectkit.text.clauses import governing_regions, split_clauses
 
 __all__ = ["AspectVerdict", "AspectAnalysis", "AspectAnalyzer", "analyze_aspects", "CATEGORY_CUES"]
@@ -126,9 +128,6 @@ class AspectAnalyzer:
         return model, ext
 
     def _resolve(self):
-        from affectkit.aspects.extract import EXTRACTORS
-        from affectkit.registry import load
-
         model = load(self.analyzer) if isinstance(self.analyzer, str) else self.analyzer
         if model.tags.multi_label or "positive" not in model.labels_ or "negative" not in model.labels_:
             raise InvalidInputError(

@@ -20,7 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from affectkit.aspects.analyze import AspectAnalyzer
+from affectkit.aspects.extract import EXTRACTORS
 from affectkit.datasets import AbsaSentence
+from affectkit.evaluation import score_single
+from affectkit.registry import load
 
 __all__ = ["extraction_scores", "polarity_scores", "evaluate_aspects"]
 
@@ -44,8 +48,6 @@ POLARITIES = ("negative", "neutral", "positive")
 def polarity_scores(sentences: Sequence[AbsaSentence], model: Any) -> dict[str, Any]:
     """``{"sentence": ..., "clause": ..., "mixed": {"sentence": ..., "clause": ...}}``, each with
     accuracy, macro-F1 and n (accuracy and macro-F1 are None when n is 0)."""
-    from affectkit.aspects.analyze import AspectAnalyzer
-
     labels = tuple(model.labels_)
     keep = [s for s in sentences if any(a[3] in POLARITIES for a in s.aspects)]
     gold, sentence_pred, clause_pred, mixed = [], [], [], []
@@ -68,8 +70,6 @@ def polarity_scores(sentences: Sequence[AbsaSentence], model: Any) -> dict[str, 
 
 
 def _method_scores(gold: list[str], sentence_pred: list[str], clause_pred: list[str]) -> dict[str, dict[str, Any]]:
-    from affectkit.evaluation import score_single
-
     out = {}
     for name, pred in (("sentence", sentence_pred), ("clause", clause_pred)):
         m = score_single(gold, pred, POLARITIES) if gold else {"accuracy": None, "macro_f1": None}
@@ -88,9 +88,6 @@ class _GoldSpans:
 
 
 def evaluate_aspects(models: Sequence[Any], sentences: Sequence[AbsaSentence], extractor: Any = "rules") -> dict[str, Any]:
-    from affectkit.aspects.extract import EXTRACTORS
-    from affectkit.registry import load
-
     ext = EXTRACTORS[extractor]() if isinstance(extractor, str) else extractor
     result: dict[str, Any] = {"extraction": extraction_scores(sentences, ext), "polarity": {}}
     for spec in models:

@@ -28,8 +28,10 @@ from affectkit._validation import as_text_batch
 from affectkit.analyzers.classic.features import FeatureConfig, Featurizer
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError
+from affectkit.explain import token_spans
 from affectkit.metrics import best_f1_thresholds
 from affectkit.targets import encode_targets
+from affectkit.text.tokenize import tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -460,8 +462,6 @@ def _token_spans(text: str, negation: bool) -> tuple[list[str], list[tuple[int, 
     """The featurizer's word tokens and, where it can be found, each one's span in ``text``."""
     import re
 
-    from affectkit.text.tokenize import tokenize
-
     tokens, _ = tokenize(text, negation=negation)
     lower = text.lower()
     spans: list[tuple[int, int] | None] = []
@@ -483,8 +483,6 @@ def _token_spans(text: str, negation: bool) -> tuple[list[str], list[tuple[int, 
 
 def _onto_words(text: str, weights: dict[tuple[int, int], float]) -> list[tuple[int, int, float]]:
     """Spread weights given on arbitrary spans onto ``explain``'s word tokens, by overlap."""
-    from affectkit.explain import token_spans
-
     words = token_spans(text)
     out = [0.0] * len(words)
     starts = np.asarray([s for s, _ in words], dtype=np.int64)
