@@ -51,6 +51,8 @@ class NRCEmotionAnalyzer(Analyzer):
 
     kind = "lexicon-nrc"
 
+    _parameter_constraints = {"accept_terms": ["boolean"]}
+
     def __init__(self, accept_terms: bool = False, threshold: object = None):
         self.accept_terms = accept_terms
         self.threshold = threshold
@@ -64,6 +66,7 @@ class NRCEmotionAnalyzer(Analyzer):
         lex = self.__dict__.get("_lex")
         if lex is not None:
             return lex
+        self._validate_params()
         accepted = self.accept_terms or os.environ.get("AFFECTKIT_ACCEPT_NRC_TERMS") == "1"
         if not accepted:
             raise InvalidInputError(
