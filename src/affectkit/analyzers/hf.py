@@ -231,8 +231,9 @@ class HFAnalyzer(Analyzer):
 
     kind = "hf"
 
+    #: ``model=None`` (the default) or a blank name is refused first, with an example of a model to load.
     _parameter_constraints = {
-        "model": [str, Path],
+        "model": [str, Path, None],
         "label_map": [Mapping, None],
         "task": [str, None],
         "batch_size": [Interval(int, 1, None)],

@@ -115,8 +115,9 @@ class TransformerAnalyzer(Analyzer):
 
     kind = "transformer"
 
+    #: ``path=None`` (the default) is refused in ``_bb`` with a message that says how to load a model.
     _parameter_constraints = {
-        "path": [str, Path],
+        "path": [str, Path, None],
         "head": [str],
         "batch_size": [Interval(int, 1, None)],
         "threads": [Interval(int, 1, None), None],
