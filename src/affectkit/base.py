@@ -34,7 +34,7 @@ from affectkit.emotion.taxonomy import coarsen, coarsen_proba
 from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedError
 from affectkit.explain import explain_results
 from affectkit.labels import EMOTION_LABELS
-from affectkit.params import validate_params
+from affectkit.params import Interval, validate_params
 from affectkit.results import Level, Result, Segment
 
 logger = logging.getLogger(__name__)
@@ -242,13 +242,10 @@ class Analyzer(Estimator):
         return results[0] if isinstance(texts, str | bytes | bytearray) else results
 
     def _check_abstain(self, abstain: object) -> float | None:
+        validate_params(f"{type(self).__name__}.analyze", {"abstain": abstain},
+                        {"abstain": [Interval(float, 0, 1), None]})
         if abstain is None:
             return None
-        if not isinstance(abstain, int | float) or isinstance(abstain, bool) or not 0.0 <= float(abstain) <= 1.0:
-            raise InvalidInputError(
-                f"The 'abstain' parameter of {type(self).__name__}.analyze must be a margin in [0, 1] or None. "
-                f"Got {abstain!r}."
-            )
         if self.tags.multi_label:
             raise InvalidInputError(
                 f"The 'abstain' parameter applies to single-label models; {type(self).__name__} is multi-label. "

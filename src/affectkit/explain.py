@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from affectkit.exceptions import InvalidInputError
+from affectkit.params import Interval, validate_params
 
 __all__ = ["Explanation", "TokenWeight", "explain", "explain_results", "token_spans", "MAX_TOKENS", "METHODS"]
 
@@ -97,8 +98,7 @@ def explain(analyzer: Any, texts: str | list[str], label: str | None = None,
 
 
 def _check(analyzer: Any, label: str | None, max_tokens: int, method: str) -> None:
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        raise InvalidInputError(f"The 'max_tokens' parameter must be a positive integer. Got {max_tokens!r}.")
+    validate_params("explain", {"max_tokens": max_tokens}, {"max_tokens": [Interval(int, 1, None)]})
     labels = list(analyzer.labels_)
     if label is not None and label not in labels:
         raise InvalidInputError(f"The 'label' parameter must be one of {labels}. Got {label!r}.")

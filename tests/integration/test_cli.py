@@ -204,3 +204,62 @@ def test_models_json():
     assert "classic" in rows["sentiment-classic-v1"]["aliases"]
     assert "sentiment" in rows["sentiment-transformer-v1"]["aliases"]
     assert "emotion" in rows["emotion-transformer-v1"]["aliases"]
+
+
+# -- error reporting: one decorator, bugs keep their traceback -----------------------------------
+@pytest.mark.parametrize("command", ["analyze", "aspects", "reviews", "train", "evaluate", "calibrate", "export",
+                                     "audio"])
+def test_commands_report_errors_and_keep_their_options(command):
+    import inspect
+
+    import typer
+
+    callback = next(c.callback for c in app.registered_commands if (c.name or c.callback.__name__) == command)
+    wrapped = callback.__wrapped__  # @_reports_errors, under @app.command()
+    click_command = typer.main.get_command(app).commands[command]
+    assert [p.name for p in click_command.params] == list(inspect.signature(wrapped).parameters)
+    assert run(command, "--help").exit_code == 0
+
+
+def test_a_key_error_is_a_bug_not_bad_input(monkeypatch):
+    import affectkit.registry
+
+    def broken(*args, **kwargs):
+        raise KeyError("internal")
+
+    monkeypatch.setattr(affectkit.registry, "load", broken)
+    r = run("analyze", "x", "-m", "lexicon")
+    assert r.exit_code == 1 and isinstance(r.exception, KeyError)  # a traceback, not "Error: 'internal'" (exit 2)
+    assert "Error:" not in r.stderr
+
+
+def test_library_errors_keep_exit_codes(monkeypatch):
+    import affectkit.registry
+    from affectkit.exceptions import ModelFormatError
+
+    def broken(*args, **kwargs):
+        raise ModelFormatError("the model directory is damaged")
+
+    monkeypatch.setattr(affectkit.registry, "load", broken)
+    r = run("analyze", "x", "-m", "lexicon")
+    assert r.exit_code == 1 and "Error: the model directory is damaged" in r.stderr and "Traceback" not in r.output
+
+
+def test_serve_without_the_extra_is_a_clear_error(monkeypatch):
+    import affectkit.exceptions
+
+    def missing(module, extra, feature):
+        raise affectkit.exceptions.MissingDependencyError(f"{feature} needs {module}: pip install 'affectkit[{extra}]'")
+
+    monkeypatch.setattr(affectkit.exceptions, "require", missing)
+    r = run("serve")
+    assert r.exit_code == 1 and "pip install 'affectkit[serve]'" in r.stderr and "Traceback" not in r.output
+
+
+@pytest.mark.xfail(strict=True, reason="evaluation.indicator raises KeyError for a label the model lacks; "
+                                       "it should raise InvalidInputError (as calibration._gold_index does)")
+def test_calibrate_on_labels_of_another_task_is_bad_input(tmp_path):
+    data = tmp_path / "val.csv"
+    _write_csv(data, ["text", "label"], list(zip(SENTIMENT_TEXTS, SENTIMENT_Y, strict=True)))
+    r = run("calibrate", "emotion", "--data", str(data))
+    assert r.exit_code == 2 and "positive" in r.stderr

@@ -41,6 +41,7 @@ from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedError
 from affectkit.labels import canonical_order
 from affectkit.metrics import best_f1_thresholds, log_loss, score_multi, score_single
+from affectkit.params import Interval, Options
 from affectkit.registry import load, load_dir, model_tags
 from affectkit.targets import encode_targets
 
@@ -85,6 +86,14 @@ class EnsembleAnalyzer(Analyzer):
 
     kind = "ensemble"
 
+    #: ``members`` and ``weights`` are checked in code (a sequence of at least 2; one weight per member).
+    _parameter_constraints = {
+        "mode": [Options(MODES)],
+        "objective": [Options(OBJECTIVES), None],
+        "grid_step": [Interval(float, 0, 0.5, closed="right")],
+        "C": [Interval(float, 0, None, closed="neither")],
+    }
+
     def __init__(
         self,
         members: Sequence[Any] = (),
@@ -114,8 +123,7 @@ class EnsembleAnalyzer(Analyzer):
 
     def _validate_params(self) -> None:
         name = type(self).__name__
-        if self.mode not in MODES:
-            raise InvalidInputError(f"The 'mode' parameter of {name} must be one of {list(MODES)}. Got {self.mode!r}.")
+        super()._validate_params()
         if isinstance(self.members, str | bytes | Path) or not isinstance(self.members, Sequence):
             raise InvalidInputError(
                 f"The 'members' parameter of {name} must be a list of model names, paths or analyzers. "
@@ -125,15 +133,6 @@ class EnsembleAnalyzer(Analyzer):
             raise InvalidInputError(
                 f"The 'members' parameter of {name} needs at least 2 members. Got {len(self.members)}."
             )
-        if self.objective is not None and self.objective not in OBJECTIVES:
-            raise InvalidInputError(
-                f"The 'objective' parameter of {name} must be one of {list(OBJECTIVES)} or None. Got {self.objective!r}."
-            )
-        step = self.grid_step
-        if not isinstance(step, int | float) or isinstance(step, bool) or not 0 < step <= 0.5:
-            raise InvalidInputError(f"The 'grid_step' parameter of {name} must be in (0, 0.5]. Got {step!r}.")
-        if not isinstance(self.C, int | float) or isinstance(self.C, bool) or self.C <= 0:
-            raise InvalidInputError(f"The 'C' parameter of {name} must be a number > 0. Got {self.C!r}.")
         if self.weights is not None:
             _normalised_weights(self.weights, len(self.members), name)
 

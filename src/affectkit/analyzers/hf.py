@@ -45,6 +45,7 @@ from affectkit.analyzers.transformer import pool_units, split_units
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, UnknownModelError, require
 from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS, canonical_order
+from affectkit.params import Interval
 from affectkit.registry import load_dir
 from affectkit.results import Segment
 
@@ -234,6 +235,17 @@ class HFAnalyzer(Analyzer):
 
     kind = "hf"
 
+    #: ``model=None`` (the default) or a blank name is refused first, with an example of a model to load.
+    _parameter_constraints = {
+        "model": [str, Path, None],
+        "label_map": [Mapping, None],
+        "task": [str, None],
+        "batch_size": [Interval(int, 1, None)],
+        "max_length": [Interval(int, 4, None), None],
+        "device": [str],
+        "local_files_only": ["boolean"],
+    }
+
     def __init__(self, model: str | None = None, label_map: Mapping[str, str] | None = None, task: str | None = None,
                  threshold: object = None, batch_size: int = 16, max_length: int | None = None, device: str = "cpu",
                  local_files_only: bool = False):
@@ -253,33 +265,24 @@ class HFAnalyzer(Analyzer):
         return state
 
     # -- state -------------------------------------------------------------------------------
-    def _check_params(self) -> None:
+    def _validate_params(self) -> None:
         name = type(self).__name__
         if not isinstance(self.model, str | Path) or not str(self.model).strip():
             raise InvalidInputError(
                 f"{name} needs 'model', a Hugging Face Hub id or a local model directory. "
                 f"Got {self.model!r}. Example: affectkit.load('hf:cardiffnlp/twitter-roberta-base-sentiment-latest')."
             )
-        if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
-            raise InvalidInputError(f"The 'batch_size' parameter of {name} must be an integer >= 1. Got {self.batch_size!r}.")
-        if self.max_length is not None and (
-            not isinstance(self.max_length, int) or isinstance(self.max_length, bool) or self.max_length < 4
-        ):
-            raise InvalidInputError(
-                f"The 'max_length' parameter of {name} must be None (the model's limit) or an integer >= 4. "
-                f"Got {self.max_length!r}."
-            )
-        if self.label_map is not None and (
-            not isinstance(self.label_map, Mapping)
-            or not all(isinstance(k, str) and isinstance(v, str) for k, v in self.label_map.items())
+        super()._validate_params()
+        if self.label_map is not None and not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.label_map.items()
         ):
             raise InvalidInputError(
                 f"The 'label_map' parameter of {name} must be None or a {{their label: our label}} mapping of "
                 f"strings. Got {self.label_map!r:.80}."
             )
-        if self.task is not None and (not isinstance(self.task, str) or not self.task):
+        if self.task is not None and not self.task:
             raise InvalidInputError(f"The 'task' parameter of {name} must be None (inferred) or a name. Got {self.task!r}.")
-        if not isinstance(self.device, str) or not self.device:
+        if not self.device:
             raise InvalidInputError(f"The 'device' parameter of {name} must be a torch device name such as 'cpu'. Got {self.device!r}.")
 
     def _weights(self) -> tuple[Any, Any]:
@@ -291,7 +294,7 @@ class HFAnalyzer(Analyzer):
         return cached[1]
 
     def _hf(self) -> _Loaded:
-        self._check_params()
+        self._validate_params()
         key = (str(self.model), self.device, bool(self.local_files_only), json.dumps(self.label_map, sort_keys=True),
                self.task, self.max_length)
         cached = self.__dict__.get("_hf_cached")

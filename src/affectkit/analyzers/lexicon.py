@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from affectkit.base import Analyzer, Tags
-from affectkit.exceptions import InvalidInputError
 from affectkit.labels import SENTIMENT_LABELS
+from affectkit.params import Interval
 from affectkit.text.segment import chunk_text
 
 __all__ = ["VaderAnalyzer", "compound_to_proba"]
@@ -59,19 +59,14 @@ class VaderAnalyzer(Analyzer):
     #: Not trainable: the lexicon is the model, so the labels are known from the start.
     labels_ = SENTIMENT_LABELS
 
+    _parameter_constraints = {
+        "sharpness": [Interval(float, 0, None, closed="neither")],
+        "max_chars": [Interval(int, 100, None)],
+    }
+
     def __init__(self, sharpness: float = 4.0, max_chars: int = 2000):
         self.sharpness = sharpness
         self.max_chars = max_chars
-
-    def _check_params(self) -> None:
-        if not isinstance(self.sharpness, int | float) or isinstance(self.sharpness, bool) or self.sharpness <= 0:
-            raise InvalidInputError(
-                f"The 'sharpness' parameter of VaderAnalyzer must be a number > 0. Got {self.sharpness!r}."
-            )
-        if not isinstance(self.max_chars, int) or isinstance(self.max_chars, bool) or self.max_chars < 100:
-            raise InvalidInputError(
-                f"The 'max_chars' parameter of VaderAnalyzer must be an integer >= 100. Got {self.max_chars!r}."
-            )
 
     @property
     def tags(self) -> Tags:
@@ -106,7 +101,7 @@ class VaderAnalyzer(Analyzer):
         return float(scores @ weights / weights.sum())
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        self._check_params()
+        self._validate_params()
         return compound_to_proba(self.compound(texts), self.sharpness)
 
     def word_scores(self, text: str) -> list[tuple[str, float]]:

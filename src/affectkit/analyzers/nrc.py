@@ -54,6 +54,7 @@ class NRCEmotionAnalyzer(Analyzer):
 
     #: Not trainable: the lexicon's eight emotions are known from the start.
     labels_ = NRC_LABELS
+    _parameter_constraints = {"accept_terms": ["boolean"]}
 
     def __init__(self, accept_terms: bool = False, threshold: object = None):
         self.accept_terms = accept_terms
@@ -67,6 +68,7 @@ class NRCEmotionAnalyzer(Analyzer):
         lex = self.__dict__.get("_lex")
         if lex is not None:
             return lex
+        self._validate_params()
         accepted = self.accept_terms or os.environ.get("AFFECTKIT_ACCEPT_NRC_TERMS") == "1"
         if not accepted:
             raise InvalidInputError(

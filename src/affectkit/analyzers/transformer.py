@@ -32,6 +32,7 @@ from affectkit._runtime import available_cores, onnx_session, sigmoid, softmax
 from affectkit._validation import TextBatch, as_text_batch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
+from affectkit.params import Interval
 from affectkit.results import Result, Segment
 from affectkit.text.normalize import normalize_for_transformer
 from affectkit.text.segment import sentence_spans
@@ -121,6 +122,15 @@ class TransformerAnalyzer(Analyzer):
 
     kind = "transformer"
 
+    #: ``path=None`` (the default) is refused in ``_bb`` with a message that says how to load a model.
+    _parameter_constraints = {
+        "path": [str, Path, None],
+        "head": [str],
+        "batch_size": [Interval(int, 1, None)],
+        "threads": [Interval(int, 1, None), None],
+        "spin": ["boolean"],
+    }
+
     def __init__(self, path: str | None = None, head: str = "sentiment", threshold: object = None,
                  batch_size: int = 16, threads: int | None = None, spin: bool = True):
         self.path = path
@@ -146,14 +156,7 @@ class TransformerAnalyzer(Analyzer):
                 "TransformerAnalyzer needs 'path', a model directory. Use affectkit.load('sentiment') "
                 "or affectkit.load('/path/to/model')."
             )
-        if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
-            raise InvalidInputError(
-                f"The 'batch_size' parameter of TransformerAnalyzer must be an integer >= 1. Got {self.batch_size!r}."
-            )
-        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
-            raise InvalidInputError(
-                f"The 'threads' parameter of TransformerAnalyzer must be None or an integer >= 1. Got {self.threads!r}."
-            )
+        self._validate_params()
         if not (Path(self.path) / "config.json").is_file():
             raise ModelFormatError(
                 f"The transformer model directory {self.path} is missing or incomplete. Reinstall affectkit, "

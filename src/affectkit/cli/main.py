@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from affectkit.exceptions import AffectkitError, InvalidInputError
+from affectkit.exceptions import AffectkitError, InvalidInputError, UnknownModelError
 
 app = typer.Typer(
     name="affectkit",
@@ -28,10 +31,36 @@ EXIT_INPUT = 2  # bad input or usage, as Click uses for usage errors
 EXIT_ERROR = 1
 
 
+#: What a command reports as a one-line error instead of a traceback. Not a bare ``KeyError``: the
+#: library raises :class:`InvalidInputError` (or :class:`UnknownModelError`) for a name the user got
+#: wrong, so a ``KeyError`` that gets here is a bug and shows its traceback.
+REPORTED_ERRORS: tuple[type[BaseException], ...] = (AffectkitError, OSError, ValueError)
+
+
 def _fail(exc: BaseException) -> typer.Exit:
-    code = EXIT_INPUT if isinstance(exc, InvalidInputError | KeyError | FileNotFoundError) else EXIT_ERROR
-    err.print(f"[bold red]Error:[/bold red] {exc}", markup=True, highlight=False)
-    return typer.Exit(code)
+    bad_input = isinstance(exc, InvalidInputError | UnknownModelError | FileNotFoundError)
+    # escaped: rich would take "affectkit[serve]" in a message for a style tag and drop it
+    err.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", markup=True, highlight=False)
+    return typer.Exit(EXIT_INPUT if bad_input else EXIT_ERROR)
+
+
+def _reports_errors(
+    command: Callable[..., Any] | None = None, *, errors: tuple[type[BaseException], ...] = REPORTED_ERRORS
+) -> Any:
+    """Decorate a command (under ``@app.command()``): ``errors`` become ``Error: ...`` on stderr and exit
+    code 2 (bad input: invalid input, unknown model, missing file) or 1; anything else is a bug and
+    keeps its traceback. ``functools.wraps`` keeps the signature Typer reads the options from."""
+    if command is None:
+        return functools.partial(_reports_errors, errors=errors)
+
+    @functools.wraps(command)
+    def reporting(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except errors as exc:
+            raise _fail(exc) from None
+
+    return reporting
 
 
 @app.callback()
@@ -75,6 +104,7 @@ def _read_inputs(text: str | None, input_file: Path | None, text_col: str) -> tu
 
 
 @app.command()
+@_reports_errors
 def analyze(
     text: Annotated[str | None, typer.Argument(help="Text to analyze, or '-' for one text per line on stdin.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name or directory (see `affectkit models`).")] = "sentiment",
@@ -89,18 +119,15 @@ def analyze(
     """Analyze a text, stdin or a file with any model."""
     from affectkit.registry import load
 
-    try:
-        texts, single = _read_inputs(text, input_file, text_col)
-        analyzer = load(model)
-        results = []
-        with _progress(enabled=len(texts) > batch_size) as progress:
-            task = progress.add_task(f"analyze ({model})", total=len(texts))
-            for start in range(0, len(texts), batch_size):
-                results.extend(analyzer.analyze(texts[start : start + batch_size], threshold=threshold,
-                                                explain=explain, abstain=abstain))
-                progress.update(task, advance=min(batch_size, len(texts) - start))
-    except (AffectkitError, OSError, ValueError, KeyError) as exc:
-        raise _fail(exc) from None
+    texts, single = _read_inputs(text, input_file, text_col)
+    analyzer = load(model)
+    results = []
+    with _progress(enabled=len(texts) > batch_size) as progress:
+        task = progress.add_task(f"analyze ({model})", total=len(texts))
+        for start in range(0, len(texts), batch_size):
+            results.extend(analyzer.analyze(texts[start : start + batch_size], threshold=threshold,
+                                            explain=explain, abstain=abstain))
+            progress.update(task, advance=min(batch_size, len(texts) - start))
     if as_json:
         _emit_json(results, single)
         return
@@ -167,6 +194,7 @@ def _print_results(results: list[Any], multi: bool) -> None:
 
 
 @app.command()
+@_reports_errors
 def aspects(
     text: Annotated[str | None, typer.Argument(help="Text to analyze, or '-' for one text per line on stdin.")] = None,
     aspect_names: Annotated[str | None, typer.Option("--aspects", "-a", help="Comma-separated aspects or categories to judge (skips extraction), e.g. 'price,quality,shipping'.")] = None,
@@ -178,12 +206,9 @@ def aspects(
     """Sentiment per aspect: each aspect gets the polarity of the clauses that govern it."""
     from affectkit.aspects import AspectAnalyzer
 
-    try:
-        texts, single = _read_inputs(text, input_file, text_col)
-        names = aspect_names.split(",") if aspect_names is not None else None
-        results = AspectAnalyzer(model).analyze(texts, aspects=names)
-    except (AffectkitError, OSError, ValueError, KeyError) as exc:
-        raise _fail(exc) from None
+    texts, single = _read_inputs(text, input_file, text_col)
+    names = aspect_names.split(",") if aspect_names is not None else None
+    results = AspectAnalyzer(model).analyze(texts, aspects=names)
     if as_json:
         _emit_json(results, single)
         return
@@ -203,6 +228,7 @@ def aspects(
 
 
 @app.command()
+@_reports_errors
 def reviews(
     input_file: Annotated[Path, typer.Argument(help="Reviews: .csv, .tsv, .jsonl or .parquet, optionally inside .gz or .zip.")],
     text_col: Annotated[str, typer.Option("--text-col", help="Column holding the review text.")],
@@ -233,21 +259,18 @@ def reviews(
         sentiment = "sentiment-classic-v1" if sentiment == "sentiment" else sentiment
         emotion = "emotion-classic-v1" if emotion == "emotion" else emotion
         topic_assign = "tfidf"
-    try:
-        with _progress(enabled=not as_json) as progress:
-            task = progress.add_task("reviews", total=None)
+    with _progress(enabled=not as_json) as progress:
+        task = progress.add_task("reviews", total=None)
 
-            def tick(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
 
-            job = run_reviews(
-                input_file, text_col, out_dir, id_col=id_col, time_col=time_col, rating_col=rating_col, format=fmt,
-                sentiment=None if sentiment == "none" else sentiment, emotion=None if emotion == "none" else emotion,
-                aspects=with_aspects, topics=topics, topic_sample=topic_sample, topic_assign=topic_assign, engine=engine, workers=workers,
-                batch_size=batch_size, ray_address=ray_address, csv=csv, overwrite=overwrite, progress=tick,
-            )
-    except (AffectkitError, OSError, ValueError, KeyError) as exc:
-        raise _fail(exc) from None
+        job = run_reviews(
+            input_file, text_col, out_dir, id_col=id_col, time_col=time_col, rating_col=rating_col, format=fmt,
+            sentiment=None if sentiment == "none" else sentiment, emotion=None if emotion == "none" else emotion,
+            aspects=with_aspects, topics=topics, topic_sample=topic_sample, topic_assign=topic_assign, engine=engine, workers=workers,
+            batch_size=batch_size, ray_address=ray_address, csv=csv, overwrite=overwrite, progress=tick,
+        )
     s = job.summary
     if as_json:
         out.print_json(json.dumps(s, default=str))
@@ -296,6 +319,7 @@ def models(
 
 
 @app.command()
+@_reports_errors
 def train(
     data: Annotated[Path, typer.Argument(help="Labelled .csv, .tsv or .jsonl file.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the model to.")],
@@ -321,33 +345,31 @@ def train(
     columns = {"text_col": text_col, "label_col": label_col, "labels_col": labels_col,
                "label_cols": label_cols.split(",") if label_cols else None}
     say = lambda m: err.print(m, markup=False)  # noqa: E731
-    try:
-        if arch == "transformer":
-            from affectkit.train.finetune import train_transformer
+    if arch == "transformer":
+        from affectkit.train.finetune import train_transformer
 
-            report = train_transformer(data, out_dir, **columns, base=base, task=task, val=val, val_fraction=val_fraction,
-                                       epochs=epochs, lr=lr, seed=seed, log=say)
-        elif arch == "ensemble":
-            from affectkit.training import train_ensemble
+        report = train_transformer(data, out_dir, **columns, base=base, task=task, val=val, val_fraction=val_fraction,
+                                   epochs=epochs, lr=lr, seed=seed, log=say)
+    elif arch == "ensemble":
+        from affectkit.training import train_ensemble
 
-            if not members:
-                raise InvalidInputError("--arch ensemble needs --members, e.g. --members default,classic,lexicon.")
-            report = train_ensemble(data, out_dir, **columns, members=members.split(","), mode=mode, val=val,
-                                    seed=seed, log=say)
-        elif arch in ("bilstm", "textcnn"):
-            report = train_neural(data, out_dir, **columns, task=task, val=val, val_fraction=val_fraction,
-                                  epochs=epochs, seed=seed, arch=arch, log=say)
-        else:
-            report = train_classic(data, out_dir, **columns, estimator=arch, task=task, val=val,
-                                   val_fraction=val_fraction, C=c, seed=seed, log=say)
-    except (AffectkitError, OSError, ValueError, KeyError) as exc:
-        raise _fail(exc) from None
+        if not members:
+            raise InvalidInputError("--arch ensemble needs --members, e.g. --members default,classic,lexicon.")
+        report = train_ensemble(data, out_dir, **columns, members=members.split(","), mode=mode, val=val,
+                                seed=seed, log=say)
+    elif arch in ("bilstm", "textcnn"):
+        report = train_neural(data, out_dir, **columns, task=task, val=val, val_fraction=val_fraction,
+                              epochs=epochs, seed=seed, arch=arch, log=say)
+    else:
+        report = train_classic(data, out_dir, **columns, estimator=arch, task=task, val=val,
+                               val_fraction=val_fraction, C=c, seed=seed, log=say)
     out.print(f"Model written to {report['path']}")
     if report.get("validation"):
         out.print("Validation: " + ", ".join(f"{k} {v:.4f}" for k, v in report["validation"].items()))
 
 
 @app.command()
+@_reports_errors
 def evaluate(
     data: Annotated[str, typer.Option("--data", "-d", help="Labelled file (.csv/.tsv/.jsonl), or a shared data set as name:split (e.g. tweeteval-sentiment:val).")],
     models_: Annotated[str, typer.Option("--models", "-m", help="Comma-separated model names or directories.")] = "lexicon,classic",
@@ -367,30 +389,27 @@ def evaluate(
     if data.startswith("semeval2014-absa"):
         _evaluate_aspects(data, models_, as_json)
         return
-    try:
-        texts, y = _labelled(data, text_col, label_col, labels_col)
-        if limit is not None:
-            texts, y = texts[:limit], y[:limit]
-        names = [m.strip() for m in models_.split(",") if m.strip()]
-        if not names:
-            raise InvalidInputError("--models needs at least one model name.")
-        with _progress(enabled=True) as progress:
-            tasks: dict[str, Any] = {}
+    texts, y = _labelled(data, text_col, label_col, labels_col)
+    if limit is not None:
+        texts, y = texts[:limit], y[:limit]
+    names = [m.strip() for m in models_.split(",") if m.strip()]
+    if not names:
+        raise InvalidInputError("--models needs at least one model name.")
+    with _progress(enabled=True) as progress:
+        tasks: dict[str, Any] = {}
 
-            def tick(name: str, done: int, total: int) -> None:
-                if name not in tasks:
-                    tasks[name] = progress.add_task(name, total=total)
-                progress.update(tasks[name], completed=done)
+        def tick(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done)
 
-            report = run_evaluation(names, texts, y, data_name=data, batch_size=batch_size, progress=tick)
-    except (AffectkitError, OSError, ValueError, KeyError) as exc:
-        raise _fail(exc) from None
+        report = run_evaluation(names, texts, y, data_name=data, batch_size=batch_size, progress=tick)
     png = None
     if plot is not None:
         try:
             png = plot_confusion(report, plot)
         except MissingDependencyError as exc:
-            err.print(f"[yellow]Note:[/yellow] no PNG written. {exc}")
+            err.print(f"[yellow]Note:[/yellow] no PNG written. {escape(str(exc))}")
     if as_json:
         payload = report.to_dict()
         payload["plot"] = str(png) if png else None
@@ -415,6 +434,7 @@ def evaluate(
 
 
 @app.command()
+@_reports_errors
 def calibrate(
     model: Annotated[str, typer.Argument(help="Model name or directory to calibrate.")],
     data: Annotated[str, typer.Option("--data", "-d", help="Validation data: a labelled file, or a shared set as name:split (e.g. tweeteval-sentiment:val).")],
@@ -427,13 +447,10 @@ def calibrate(
     """Calibrate a model on validation data: temperature scaling (single-label) or per-label thresholds (multi-label)."""
     from affectkit.calibration import calibration_summary
 
-    try:
-        texts, y = _labelled(data, text_col, label_col, labels_col)
-        with err.status(f"calibrating {model} on {len(texts)} texts"):
-            summary = calibration_summary(model, texts, y)
-        path = summary["analyzer"].save(out_dir) if out_dir is not None else None
-    except (AffectkitError, OSError, ValueError, KeyError) as exc:
-        raise _fail(exc) from None
+    texts, y = _labelled(data, text_col, label_col, labels_col)
+    with err.status(f"calibrating {model} on {len(texts)} texts"):
+        summary = calibration_summary(model, texts, y)
+    path = summary["analyzer"].save(out_dir) if out_dir is not None else None
     fitted = {k: summary[k] for k in ("temperature", "thresholds") if k in summary}
     if as_json:
         payload = {"model": model, "data": data, "n_texts": len(texts), **fitted,
@@ -458,13 +475,10 @@ def _evaluate_aspects(data: str, models_: str, as_json: bool) -> None:
     from affectkit.aspects.evaluation import evaluate_aspects
     from affectkit.datasets import load_absa
 
-    try:
-        sentences = load_absa(data)
-        names = [m.strip() for m in models_.split(",") if m.strip()]
-        with err.status(f"evaluating aspects on {data}"):
-            result = evaluate_aspects(names, sentences)
-    except (AffectkitError, OSError, ValueError, KeyError) as exc:
-        raise _fail(exc) from None
+    sentences = load_absa(data)
+    names = [m.strip() for m in models_.split(",") if m.strip()]
+    with err.status(f"evaluating aspects on {data}"):
+        result = evaluate_aspects(names, sentences)
     if as_json:
         sys.stdout.write(json.dumps({"data": data, **result}) + "\n")
         return
@@ -493,11 +507,12 @@ def _labelled(data: str, text_col: str, label_col: str | None, labels_col: str |
         return ds.texts, ds.y
     labelled = read_labelled(data, text_col=text_col, label_col=label_col, labels_col=labels_col)
     for note in labelled.notes:
-        err.print(f"[yellow]Note:[/yellow] {note}")
+        err.print(f"[yellow]Note:[/yellow] {escape(note)}")
     return labelled.texts, labelled.y
 
 
 @app.command()
+@_reports_errors
 def export(
     model: Annotated[str, typer.Argument(help="A Hugging Face model: 'hf:<Hub id or directory>', or a directory saved from one.")],
     out_dir: Annotated[Path, typer.Argument(help="Directory to write (config.json, model.onnx, tokenizer.json).")],
@@ -507,10 +522,7 @@ def export(
     """Export a Hugging Face sequence-classification model to ONNX (needs the train extra); `affectkit.load(OUT_DIR)` serves it without torch."""
     from affectkit.train.hf_export import export_hf
 
-    try:
-        path = export_hf(model, out_dir, opset=opset, storage=storage)
-    except (AffectkitError, OSError, ValueError, KeyError) as exc:
-        raise _fail(exc) from None
+    path = export_hf(model, out_dir, opset=opset, storage=storage)
     config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     check = config.get("export_check", {})
     out.print(f"ONNX model written to {path} (task {config['task']}, labels {', '.join(config['labels'])}; "
@@ -519,6 +531,7 @@ def export(
 
 
 @app.command("audio")
+@_reports_errors
 def audio_cmd(
     file: Annotated[Path, typer.Argument(help="A wav, flac, ogg or mp3 file.")],
     transcript: Annotated[str | None, typer.Option("--transcript", "-t", help="What is said (default: transcribed with Whisper tiny.en when installed).")] = None,
@@ -530,15 +543,12 @@ def audio_cmd(
     """Emotion from speech and text (7 classes): an acoustic branch, a text branch, late fusion."""
     from affectkit.registry import load
 
-    try:
-        params: dict[str, Any] = {"mode": mode}
-        if asr is not None:
-            params["asr"] = asr
-        analyzer = load(model, **params)
-        with err.status("listening...", spinner="dots"):
-            result = analyzer.analyze(file, transcript)
-    except (AffectkitError, OSError, ValueError, KeyError) as exc:
-        raise _fail(exc) from None
+    params: dict[str, Any] = {"mode": mode}
+    if asr is not None:
+        params["asr"] = asr
+    analyzer = load(model, **params)
+    with err.status("listening...", spinner="dots"):
+        result = analyzer.analyze(file, transcript)
     if as_json:
         out.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
         return
@@ -576,27 +586,29 @@ def serve(
     job_workers: Annotated[int, typer.Option(help="Review jobs run at the same time.", min=1)] = 1,
 ) -> None:
     """Serve the HTTP API and web page (needs the [serve] extra). Set AFFECTKIT_API_KEY to require a key."""
-    from affectkit.exceptions import require
-
-    try:
-        require("fastapi", "serve", "The HTTP service")
-        uvicorn = require("uvicorn", "serve", "The HTTP service")
-        from affectkit.service.app import ServiceSettings, create_app
-
-        none = ("none", "")
-        settings = ServiceSettings(
-            sentiment=None if sentiment.lower() in none else sentiment,
-            emotion=None if emotion.lower() in none else emotion,
-            aspects=with_aspects, audio=_audio_model(audio), jobs_dir=jobs_dir, max_texts=max_texts, max_chars=max_chars,
-            max_upload_bytes=max_upload_mb * 1024 * 1024, timeout_s=timeout, cors_origins=tuple(cors_origin or ()),
-            job_workers=job_workers,
-        )
-        application = create_app(settings)
-    except (AffectkitError, ValueError) as exc:
-        raise _fail(exc) from None
+    none = ("none", "")
+    application, uvicorn = _service_app(
+        sentiment=None if sentiment.lower() in none else sentiment,
+        emotion=None if emotion.lower() in none else emotion,
+        aspects=with_aspects, audio=audio, jobs_dir=jobs_dir, max_texts=max_texts, max_chars=max_chars,
+        max_upload_bytes=max_upload_mb * 1024 * 1024, timeout_s=timeout, cors_origins=tuple(cors_origin or ()),
+        job_workers=job_workers,
+    )
     key = "on (AFFECTKIT_API_KEY)" if application.state.settings.api_key else "off"
     err.print(f"affectkit serving on http://{host}:{port}  (API key: {key}; docs at /docs)")
     uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+
+
+@_reports_errors(errors=(AffectkitError, ValueError))  # a missing [serve] extra or bad settings; not the server's run
+def _service_app(audio: str, **settings: Any) -> tuple[Any, Any]:
+    """The service application for ``settings`` (and uvicorn, to run it)."""
+    from affectkit.exceptions import require
+
+    require("fastapi", "serve", "The HTTP service")
+    uvicorn = require("uvicorn", "serve", "The HTTP service")
+    from affectkit.service.app import ServiceSettings, create_app
+
+    return create_app(ServiceSettings(audio=_audio_model(audio), **settings)), uvicorn
 
 
 def _audio_model(name: str) -> str | None:

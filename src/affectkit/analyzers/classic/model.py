@@ -30,6 +30,7 @@ from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError
 from affectkit.explain import token_spans
 from affectkit.metrics import best_f1_thresholds
+from affectkit.params import Interval, Options
 from affectkit.targets import encode_targets
 from affectkit.text.tokenize import tokenize
 
@@ -73,6 +74,20 @@ class ClassicAnalyzer(Analyzer):
 
     kind = "classic"
 
+    _parameter_constraints = {
+        "estimator": [Options(ESTIMATORS)],
+        "task": [str],
+        "multi_label": ["boolean", None],
+        "C": [Interval(float, 0, None, closed="neither")],
+        "alpha": [Interval(float, 0, None, closed="neither")],
+        "class_weight": [Options(("balanced",)), None],
+        "max_depth": [Interval(int, 1, None), None],
+        "min_samples_leaf": [Interval(int, 1, None), Interval(float, 0, 1, closed="neither")],
+        "features": [dict, None],
+        "weight_dtype": [Options(("float32", "float16"))],
+        "random_state": [Interval(int, 0, 2**32 - 1), None],
+    }
+
     def __init__(
         self,
         estimator: str = "logreg",
@@ -112,27 +127,11 @@ class ClassicAnalyzer(Analyzer):
 
     # -- validation --------------------------------------------------------------------------
     def _validate_params(self) -> None:
-        name = type(self).__name__
-        if self.estimator not in ESTIMATORS:
-            raise InvalidInputError(
-                f"The 'estimator' parameter of {name} must be one of {list(ESTIMATORS)}. Got {self.estimator!r}."
-            )
-        for key in ("C", "alpha"):
-            v = getattr(self, key)
-            if not isinstance(v, int | float) or isinstance(v, bool) or v <= 0:
-                raise InvalidInputError(f"The '{key}' parameter of {name} must be a number > 0. Got {v!r}.")
-        if self.class_weight not in ("balanced", None):
-            raise InvalidInputError(
-                f"The 'class_weight' parameter of {name} must be 'balanced' or None. Got {self.class_weight!r}."
-            )
-        if self.weight_dtype not in ("float32", "float16"):
-            raise InvalidInputError(
-                f"The 'weight_dtype' parameter of {name} must be 'float32' or 'float16'. Got {self.weight_dtype!r}."
-            )
+        super()._validate_params()
         try:
             FeatureConfig.from_dict(self.features)
         except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"The 'features' parameter of {name} is invalid: {exc}") from None
+            raise InvalidInputError(f"The 'features' parameter of {type(self).__name__} is invalid: {exc}") from None
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, texts: Sequence[str], y: object, labels: Sequence[str] | None = None) -> ClassicAnalyzer:
