@@ -247,7 +247,7 @@ def summarise(out: Any, topic_table: Any, cleaned: Cleaned, result: Any, *, show
               engine: str, workers: int, models: dict[str, str | None], rated: bool,
               seconds: dict[str, float], notes: list[str]) -> dict[str, Any]:
     """The run's summary numbers (``summary.json``, the SQLite ``run`` table and the report's header)."""
-    from affectkit.reviews.report import agreement
+    from affectkit.reviews.agreement import agreement
 
     agree = agreement(out) if rated and "sentiment" in out else None
     counts = out["sentiment"].value_counts().to_dict() if "sentiment" in out else {}
