@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import zipfile
 
 import pytest
@@ -144,3 +145,22 @@ def test_topics_on_texts_without_words_are_skipped_with_a_note():
     result, others = fit_topics(docs, emb, ["the"])
     assert (result.assignments == -1).all() and others.tolist() == [-1]
     assert any("topics skipped" in note for note in result.notes)
+
+
+def test_top_aspects_ties_keep_text_order_whatever_the_hash_seed():
+    """Aspects counted once per review; ties in the count are ordered by first mention, not by set order."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, numpy as np, pandas as pd\n"
+        "from affectkit.reviews.topics import TopicResult, summarize_topics\n"
+        "cells = [json.dumps([{'aspect': w} for w in ws]) for ws in"
+        " (['lid', 'handle', 'Lid', 'spout', 'base', 'cord', 'filter'], ['switch', 'light', 'plug'])]\n"
+        "frame = pd.DataFrame({'topic': [0, 0], 'sentiment': ['positive', 'negative'], 'aspects': cells})\n"
+        "result = TopicResult(np.zeros(2, dtype=np.int64), {0: ['kettle']})\n"
+        "print(summarize_topics(frame, result).loc[0, 'top_aspects'])\n"
+    )
+    got = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.strip() for seed in (1, 2, 3)}
+    assert got == {"lid;handle;spout;base;cord"}
