@@ -164,3 +164,23 @@ def test_top_aspects_ties_keep_text_order_whatever_the_hash_seed():
     got = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.strip() for seed in (1, 2, 3)}
     assert got == {"lid;handle;spout;base;cord"}
+
+
+def test_first_stages_read_clean_and_plan_without_models(tmp_path):
+    import numpy as np
+
+    from affectkit.reviews.pipeline import plan_topics, rating_sentiment, read_and_clean
+
+    path = tmp_path / "r.csv"
+    path.write_text("id,text,sentiment,stars\n1,Great kettle.,x,5\n2,,y,3\n3,<b>Loud</b> blender,z,1\n", encoding="utf-8")
+    cleaned = read_and_clean(path, text_col="text", format=None, shown="r.csv", id_col="id",
+                             columns={"text_col": "text", "id_col": "id"})
+    assert cleaned.n == 3 and cleaned.texts == ["Great kettle.", None, "Loud blender"]
+    assert cleaned.flags[1] == ["missing"] and cleaned.renamed == {"sentiment": "input_sentiment"}
+    plan = plan_topics(cleaned.texts, topics=True, sample_size=1, assign="tfidf", seed=0)
+    assert plan.eligible.tolist() == [0, 2] and len(plan.sample) == 1 and plan.embed.sum() == 1
+    none = plan_topics(cleaned.texts, topics=False, sample_size=1, assign="tfidf", seed=0)
+    assert none.assign is None and not none.embed.any() and len(none.sample) == 0
+    assert rating_sentiment(pd.Series([5, 3, 1, np.nan, "x"])).tolist() == ["positive", "neutral", "negative", None, None]
+    with pytest.raises(InvalidInputError, match="'time_col' column 'when'"):
+        read_and_clean(path, text_col="text", format=None, shown="r.csv", id_col=None, columns={"time_col": "when"})
