@@ -10,7 +10,7 @@ import numpy as np
 
 from affectkit.exceptions import require
 
-__all__ = ["softmax", "sigmoid", "available_cores", "onnx_session"]
+__all__ = ["softmax", "sigmoid", "available_cores", "onnx_session", "peak_rss_mb"]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -52,3 +52,23 @@ def onnx_session(model: str | Path | bytes, threads: int, *, spin: bool = True, 
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+
+
+def peak_rss_mb() -> float | None:
+    """The peak resident memory of this process so far, in MB (MiB); ``None`` where it cannot be read.
+
+    Reads ``VmHWM`` from ``/proc/self/status`` (Linux; ``/proc/self/clear_refs`` can reset it), else
+    ``getrusage``'s ``ru_maxrss`` (kB on Linux).
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not Unix
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

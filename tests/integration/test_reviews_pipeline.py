@@ -158,11 +158,11 @@ def _same_scores(a, b):
 
 
 def test_killed_in_process_then_resumed_loses_and_duplicates_nothing(tmp_path, monkeypatch):
-    from affectkit.reviews import pipeline, run_reviews
+    from affectkit.reviews import run_reviews, score
 
     whole = run_reviews(EXAMPLE, "text", tmp_path / "whole", topics=False, report=False, batch_size=16, **FAST)
     calls = {"n": 0}
-    original = pipeline.ReviewScorer.__call__
+    original = score.ReviewScorer.__call__
 
     def dies_on_third_batch(self, batch):
         calls["n"] += 1
@@ -170,11 +170,11 @@ def test_killed_in_process_then_resumed_loses_and_duplicates_nothing(tmp_path, m
             raise KeyboardInterrupt("simulated kill")
         return original(self, batch)
 
-    monkeypatch.setattr(pipeline.ReviewScorer, "__call__", dies_on_third_batch)
+    monkeypatch.setattr(score.ReviewScorer, "__call__", dies_on_third_batch)
     with pytest.raises(KeyboardInterrupt):
         run_reviews(EXAMPLE, "text", tmp_path / "run", topics=False, report=False, batch_size=16, **FAST)
     assert len(list((tmp_path / "run" / ".checkpoint" / "parts").glob("part-*.parquet"))) == 2
-    monkeypatch.setattr(pipeline.ReviewScorer, "__call__", original)
+    monkeypatch.setattr(score.ReviewScorer, "__call__", original)
     resumed = run_reviews(EXAMPLE, "text", tmp_path / "run", topics=False, report=False, batch_size=50, **FAST)
     assert resumed.summary["resumed_rows"] == 32
     assert resumed.frame["row"].tolist() == list(range(123))
@@ -182,12 +182,12 @@ def test_killed_in_process_then_resumed_loses_and_duplicates_nothing(tmp_path, m
 
 
 def test_checkpoint_of_other_settings_is_not_mixed_in(tmp_path, monkeypatch):
-    from affectkit.reviews import pipeline, run_reviews
+    from affectkit.reviews import run_reviews, score
 
     def dies(self, batch):
         raise KeyboardInterrupt("simulated kill")
 
-    monkeypatch.setattr(pipeline.ReviewScorer, "__call__", dies)
+    monkeypatch.setattr(score.ReviewScorer, "__call__", dies)
     with pytest.raises(KeyboardInterrupt):
         run_reviews(EXAMPLE, "text", tmp_path / "run", topics=False, report=False, **FAST)
     monkeypatch.undo()

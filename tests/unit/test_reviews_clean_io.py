@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import zipfile
 
 import pytest
@@ -144,3 +145,42 @@ def test_topics_on_texts_without_words_are_skipped_with_a_note():
     result, others = fit_topics(docs, emb, ["the"])
     assert (result.assignments == -1).all() and others.tolist() == [-1]
     assert any("topics skipped" in note for note in result.notes)
+
+
+def test_top_aspects_ties_keep_text_order_whatever_the_hash_seed():
+    """Aspects counted once per review; ties in the count are ordered by first mention, not by set order."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, numpy as np, pandas as pd\n"
+        "from affectkit.reviews.topics import TopicResult, summarize_topics\n"
+        "cells = [json.dumps([{'aspect': w} for w in ws]) for ws in"
+        " (['lid', 'handle', 'Lid', 'spout', 'base', 'cord', 'filter'], ['switch', 'light', 'plug'])]\n"
+        "frame = pd.DataFrame({'topic': [0, 0], 'sentiment': ['positive', 'negative'], 'aspects': cells})\n"
+        "result = TopicResult(np.zeros(2, dtype=np.int64), {0: ['kettle']})\n"
+        "print(summarize_topics(frame, result).loc[0, 'top_aspects'])\n"
+    )
+    got = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.strip() for seed in (1, 2, 3)}
+    assert got == {"lid;handle;spout;base;cord"}
+
+
+def test_first_stages_read_clean_and_plan_without_models(tmp_path):
+    import numpy as np
+
+    from affectkit.reviews.pipeline import plan_topics, rating_sentiment, read_and_clean
+
+    path = tmp_path / "r.csv"
+    path.write_text("id,text,sentiment,stars\n1,Great kettle.,x,5\n2,,y,3\n3,<b>Loud</b> blender,z,1\n", encoding="utf-8")
+    cleaned = read_and_clean(path, text_col="text", format=None, shown="r.csv", id_col="id",
+                             columns={"text_col": "text", "id_col": "id"})
+    assert cleaned.n == 3 and cleaned.texts == ["Great kettle.", None, "Loud blender"]
+    assert cleaned.flags[1] == ["missing"] and cleaned.renamed == {"sentiment": "input_sentiment"}
+    plan = plan_topics(cleaned.texts, topics=True, sample_size=1, assign="tfidf", seed=0)
+    assert plan.eligible.tolist() == [0, 2] and len(plan.sample) == 1 and plan.embed.sum() == 1
+    none = plan_topics(cleaned.texts, topics=False, sample_size=1, assign="tfidf", seed=0)
+    assert none.assign is None and not none.embed.any() and len(none.sample) == 0
+    assert rating_sentiment(pd.Series([5, 3, 1, np.nan, "x"])).tolist() == ["positive", "neutral", "negative", None, None]
+    with pytest.raises(InvalidInputError, match="'time_col' column 'when'"):
+        read_and_clean(path, text_col="text", format=None, shown="r.csv", id_col=None, columns={"time_col": "when"})

@@ -39,7 +39,7 @@ def _load(name: str, threads: int | None):
     from affectkit.registry import load
 
     model = load(name)
-    if threads and "threads" in model.get_params():
+    if threads and model.tags.threads:
         model.set_params(threads=threads)
     return model
 

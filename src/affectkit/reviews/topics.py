@@ -190,7 +190,7 @@ def summarize_topics(frame: Any, result: TopicResult | None) -> Any:
         terms: Counter[str] = Counter()
         if "aspects" in part:
             for cell in part["aspects"].dropna():
-                terms.update({a["aspect"].lower() for a in json.loads(cell)})
+                terms.update(dict.fromkeys(a["aspect"].lower() for a in json.loads(cell)).keys())  # not a set: ties keep text order
         reps = result.representative.get(t, []) if t >= 0 else []
         rows.append({
             "topic": int(t),

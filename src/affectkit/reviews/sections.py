@@ -1,0 +1,264 @@
+"""What each section of the review report shows: plain data (and charts) for its template.
+
+Each function reads the run's tables leniently (missing columns and NaN values are tolerated)
+and returns a small dict; the prose and the markup are in ``templates/report.html.j2``, which
+escapes every value. A section that does not apply is ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from affectkit.labels import EKMAN_LABELS, SENTIMENT_LABELS
+from affectkit.reviews import charts
+from affectkit.reviews.agreement import agreement
+from affectkit.reviews.values import (
+    as_float,
+    as_int,
+    column,
+    missing,
+    pct,
+    sentiment_label,
+    signed,
+    split_cell,
+    text,
+    truncate,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["header", "sentiment", "topic_sentiment", "emotions", "trend", "rating", "topics", "flags", "notes",
+           "MAX_TOPICS_PLOTTED", "MAX_EMOTIONS_PLOTTED", "REPRESENTATIVE_CHARS"]
+
+MAX_TOPICS_PLOTTED = 15
+MAX_EMOTIONS_PLOTTED = 12
+REPRESENTATIVE_CHARS = 300
+
+
+def header(info: Mapping[str, Any], reviews: pd.DataFrame) -> dict[str, Any]:
+    """The run's name and its metadata rows (``(key, value)``; the models' value is a list of lines)."""
+    name = info.get("input") or "reviews"
+    rows: list[tuple[str, Any]] = [
+        ("Input", text(name)),
+        ("Rows", f"{as_int(info.get('n_rows'), len(reviews)):,}"),
+        ("Scored", f"{as_int(info.get('n_scored')):,}"),
+        ("Flagged", f"{as_int(info.get('n_flagged')):,}"),
+    ]
+    models = info.get("models") or {}
+    if isinstance(models, Mapping) and models:
+        rows.append(("Models", [f"{text(k)}: {text(v)}" for k, v in models.items()]))
+    for key, title in (("time_col", "Time column"), ("rating_col", "Rating column")):
+        if info.get(key):
+            rows.append((title, text(info[key])))
+    duration = as_float(info.get("duration_s"))
+    if not math.isnan(duration):
+        rows.append(("Duration", f"{duration:.1f} s"))
+    if info.get("created"):
+        rows.append(("Created", text(info["created"])))
+    return {"name": text(name), "rows": rows}
+
+
+def sentiment(reviews: pd.DataFrame) -> dict[str, Any]:
+    """Reviews per predicted sentiment; ``image`` is ``None`` when no row was scored."""
+    col = column(reviews, "sentiment")
+    labels = [sentiment_label(v) for v in col.tolist()] if col is not None else [None] * len(reviews)
+    counts = Counter(lab for lab in labels if lab is not None)
+    scored = sum(counts.values())
+    image = charts.sentiment_bars([counts[lab] for lab in SENTIMENT_LABELS]) if scored else None
+    rows = [[lab, f"{counts[lab]:,}", pct(counts[lab] / scored if scored else math.nan)] for lab in SENTIMENT_LABELS]
+    rows.append(["not scored", f"{len(labels) - scored:,}", ""])
+    return {"image": image, "rows": rows}
+
+
+def _sorted_topics(topic_table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Topic rows as dicts, largest first, the outlier topic (-1) last."""
+    records = topic_table.to_dict("records")
+    return sorted(records, key=lambda r: (as_int(r.get("topic"), -1) == -1, -as_int(r.get("size")),
+                                          as_int(r.get("topic"))))
+
+
+def _topic_name(record: Mapping[str, Any]) -> str:
+    label = record.get("label")
+    tid = as_int(record.get("topic"), -1)
+    return str(label) if not missing(label) and str(label).strip() else f"topic {tid}"
+
+
+def topic_sentiment(topic_table: pd.DataFrame) -> dict[str, Any]:
+    """The sentiment shares of the largest topics; ``image`` is ``None`` when there is no topic."""
+    records = [r for r in _sorted_topics(topic_table) if as_int(r.get("topic"), -1) != -1][:MAX_TOPICS_PLOTTED]
+    if not records:
+        return {"image": None, "shown": 0, "total": 0}
+    names = [f"{as_int(r.get('topic'))}: {charts.plot_text(_topic_name(r), 36)} (n={as_int(r.get('size'))})"
+             for r in records]
+    shares = {lab: [as_float(r.get(f"share_{lab}")) for r in records] for lab in SENTIMENT_LABELS}
+    total = sum(1 for r in topic_table.to_dict("records") if as_int(r.get("topic"), -1) != -1)
+    return {"image": charts.topic_sentiment_bars(names, shares), "shown": len(records), "total": total}
+
+
+def _emotion_float_columns(reviews: pd.DataFrame) -> list[str]:
+    import pandas as pd
+
+    return [
+        c for c in reviews.columns
+        if isinstance(c, str) and c.startswith("emotion_") and c != "emotion_top"
+        and pd.api.types.is_float_dtype(reviews[c])
+    ]
+
+
+def emotions(reviews: pd.DataFrame) -> dict[str, Any] | None:
+    """The most frequent emotions (mean probability, else label counts) and the Ekman mix; ``None`` without either."""
+    scores: dict[str, float] = {}
+    measure = ""
+    columns = _emotion_float_columns(reviews)
+    if columns and reviews[columns].notna().any().any():
+        means = reviews[columns].mean(skipna=True)
+        scores = {c.removeprefix("emotion_"): float(v) for c, v in means.items() if not math.isnan(float(v))}
+        measure = "mean probability"
+    else:
+        col = column(reviews, "emotions")
+        if col is not None:
+            scores = dict(Counter(lab for v in col.tolist() for lab in split_cell(v)))
+            measure = "reviews with the label"
+    top = sorted(((k, v) for k, v in scores.items() if k != "neutral" and v > 0), key=lambda kv: (-kv[1], kv[0]))
+    top = top[:MAX_EMOTIONS_PLOTTED]
+    ekman_col = column(reviews, "ekman")
+    counts = Counter(lab for v in (ekman_col.tolist() if ekman_col is not None else []) for lab in split_cell(v))
+    order = [lab for lab in EKMAN_LABELS if lab in counts] + sorted(set(counts) - set(EKMAN_LABELS))
+    if not top and not counts:
+        return None
+    ekman = [(lab, counts[lab]) for lab in order]
+    fmt = (lambda v: f"{v:.3f}") if measure == "mean probability" else (lambda v: f"{int(v):,}")
+    total = len(reviews)
+    return {
+        "image": charts.emotion_bars(top, measure, ekman),
+        "measure": measure.capitalize(),
+        "top": [[k, fmt(v)] for k, v in top],
+        "ekman": [[lab, f"{c:,}", pct(c / total if total else math.nan)] for lab, c in ekman],
+    }
+
+
+def _parse_times(values: pd.Series) -> pd.Series:
+    """Parse a column of date strings; what does not parse becomes NaT. Naive UTC, never a warning."""
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(values.astype(object), errors="coerce", format="mixed", utc=True)
+        except (ValueError, TypeError, OverflowError):
+            return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    return parsed.dt.tz_convert(None)
+
+
+def trend(reviews: pd.DataFrame, time_col: object) -> dict[str, Any] | None:
+    """Reviews and sentiment shares per day, week or month; ``None`` without a time column.
+
+    ``problem`` says why no chart is drawn: ``"absent"`` (no such column), ``"unreadable"`` (no
+    value reads as a date) or ``"one_period"``.
+    """
+    if not time_col:
+        return None
+    out: dict[str, Any] = {"time_col": text(time_col), "problem": None}
+    col = column(reviews, time_col)
+    if col is None:
+        return {**out, "problem": "absent"}
+    times = _parse_times(col)
+    ok = times.notna()
+    if not ok.any():
+        return {**out, "problem": "unreadable"}
+    span = times[ok].max() - times[ok].min()
+    # Days under two months, weeks under six, months beyond: enough reviews per point to read a share.
+    freq, unit, fmt = ("D", "day", "%Y-%m-%d") if span.days < 60 else (
+        ("W", "week", "%Y-%m-%d") if span.days < 183 else ("M", "month", "%Y-%m"))
+    out["unit"] = unit
+    periods = times[ok].dt.to_period(freq)
+    sent = column(reviews, "sentiment")
+    labels = [sentiment_label(v) for v in (sent[ok].tolist() if sent is not None else [None] * int(ok.sum()))]
+    groups: dict[Any, list[str | None]] = {}
+    for period, lab in zip(periods.tolist(), labels, strict=True):
+        groups.setdefault(period, []).append(lab)
+    if len(groups) < 2:
+        return {**out, "problem": "one_period"}
+    names, counts, pos, neg = [], [], [], []
+    for key in sorted(groups):
+        labs = groups[key]
+        scored = [lab for lab in labs if lab is not None]
+        names.append(key.start_time.strftime(fmt))
+        counts.append(len(labs))
+        pos.append(scored.count("positive") / len(scored) if scored else math.nan)
+        neg.append(scored.count("negative") / len(scored) if scored else math.nan)
+    rows = [[n, f"{c:,}", pct(p), pct(q)] for n, c, p, q in zip(names, counts, pos, neg, strict=True)]
+    return {**out, "image": charts.trend_chart(names, counts, pos, neg, unit), "undated": f"{int((~ok).sum()):,}",
+            "any_undated": bool((~ok).any()), "rows": rows}
+
+
+def rating(reviews: pd.DataFrame, rating_col: object) -> dict[str, Any] | None:
+    """Agreement of the rating-derived sentiment with the predicted one; ``None`` without ``rating_sentiment``."""
+    if "rating_sentiment" not in reviews.columns:
+        return None
+    result = agreement(reviews)
+    confusion = result["confusion"]
+    grid = [[confusion[r][p] for p in SENTIMENT_LABELS] for r in SENTIMENT_LABELS]
+    total = sum(sum(row) for row in grid)
+    return {
+        "rating_col": text(rating_col) if rating_col else None,
+        "agreement": None if result["agreement"] is None else pct(result["agreement"]),
+        "n": f"{result['n']:,}",
+        "image": charts.confusion_heatmap(grid) if total else None,
+        "rows": [(r, [f"{v:,}" for v in row]) for r, row in zip(SENTIMENT_LABELS, grid, strict=True)],
+    }
+
+
+def _representatives(value: object) -> list[str]:
+    if missing(value):
+        return []
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = [value]
+    else:
+        parsed = value
+    if isinstance(parsed, str) or not hasattr(parsed, "__iter__"):
+        parsed = [parsed]
+    return [str(t) for t in parsed if not missing(t) and str(t).strip()]
+
+
+def topics(topic_table: pd.DataFrame) -> list[dict[str, Any]]:
+    """One entry per topic, largest first, the outliers last."""
+    rows = []
+    for r in _sorted_topics(topic_table):
+        tid = as_int(r.get("topic"), -1)
+        rows.append({
+            "id": str(tid), "name": _topic_name(r), "outliers": tid == -1, "words": split_cell(r.get("words")),
+            "size": f"{as_int(r.get('size')):,}",
+            "mix": " / ".join(pct(r.get(f"share_{lab}")) for lab in SENTIMENT_LABELS),
+            "net": signed(r.get("net_sentiment")), "emotions": split_cell(r.get("top_emotions")),
+            "aspects": split_cell(r.get("top_aspects")),
+            "representatives": [truncate(t, REPRESENTATIVE_CHARS) for t in _representatives(r.get("representative"))],
+        })
+    return rows
+
+
+def flags(reviews: pd.DataFrame, info: Mapping[str, Any]) -> dict[str, Any]:
+    """How many rows carry each flag (most first) and how many carry any."""
+    col = column(reviews, "flags")
+    values = col.tolist() if col is not None else []
+    counts = Counter(f for v in values for f in set(split_cell(v)))
+    n_flagged = as_int(info.get("n_flagged"), sum(1 for v in values if split_cell(v)))
+    rows = [[f, f"{c:,}"] for f, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return {"n_flagged": f"{n_flagged:,}", "rows": rows}
+
+
+def notes(info: Mapping[str, Any]) -> list[str]:
+    """The run's notes (none missing or blank)."""
+    items = info.get("notes")
+    if isinstance(items, str):
+        items = [items]
+    return [str(n) for n in (items or []) if not missing(n) and str(n).strip()]
