@@ -81,11 +81,11 @@ def test_cli_aspects_given_and_table():
 
 
 def test_model_is_loaded_once_per_analyzer(monkeypatch):
-    import affectkit.registry
+    import affectkit.aspects.analyze
 
     calls = []
-    real = affectkit.registry.load
-    monkeypatch.setattr(affectkit.registry, "load", lambda name, **kw: calls.append(name) or real(name, **kw))
+    real = affectkit.aspects.analyze.load
+    monkeypatch.setattr(affectkit.aspects.analyze, "load", lambda name, **kw: calls.append(name) or real(name, **kw))
     a = AspectAnalyzer("classic")
     a.analyze("the food was good")
     a.analyze("the service was slow")
