@@ -10,7 +10,7 @@ import numpy as np
 
 from affectkit.exceptions import require
 
-__all__ = ["softmax", "sigmoid", "available_cores", "onnx_session", "peak_rss_mb"]
+__all__ = ["softmax", "sigmoid", "available_cores", "onnx_session", "peak_rss_mb", "reset_peak_rss", "peak_rss_mb"]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -52,6 +52,16 @@ def onnx_session(model: str | Path | bytes, threads: int, *, spin: bool = True, 
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak resident memory (Linux: ``/proc/self/clear_refs``); whether it could."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def peak_rss_mb() -> float | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from affectkit._runtime import peak_rss_mb, reset_peak_rss
 from affectkit._validation import as_text_batch
 from affectkit.exceptions import InvalidInputError, require
 from affectkit.metrics import (  # noqa: F401 - score_multi, indicator and crossfit_scores are re-exported
@@ -80,28 +81,6 @@ class EvaluationReport:
         return {"data": self.data, "results": [r.to_dict() for r in self.results]}
 
 
-def _reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mb() -> float | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def evaluate(
     models: Sequence[Any],
     texts: Sequence[str],
@@ -133,7 +112,7 @@ def evaluate(
         labels = tuple(model.labels_)
         multi = model.tags.multi_label
         _check_labels(name, labels, y, gold_multi)
-        can_reset = _reset_peak_rss()
+        can_reset = reset_peak_rss()
         n = len(batch)
         chunks = []
         t0 = time.perf_counter()
@@ -142,7 +121,7 @@ def evaluate(
             if progress is not None:
                 progress(str(name), min(start + batch_size, n), n)
         elapsed = time.perf_counter() - t0
-        peak = _peak_rss_mb() if can_reset else None
+        peak = peak_rss_mb() if can_reset else None
         proba = np.vstack(chunks)
         if multi:
             Y = indicator(y, labels)
