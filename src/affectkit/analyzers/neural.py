@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ from affectkit._runtime import onnx_session, sigmoid, softmax
 from affectkit._validation import as_text_batch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
+from affectkit.targets import encode_targets
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class _NeuralAnalyzer(Analyzer):
         for ``patience`` epochs (the best epoch is kept), and multi-label thresholds are tuned
         for F1 per label.
         """
-        from affectkit.analyzers.classic.model import ClassicAnalyzer
+        from affectkit.train.loop import EarlyStopping, class_weights, fit_loop, format_record
 
         torch = require("torch", "train", f"Training a {self._title}")
         self._validate_params()
@@ -152,13 +152,11 @@ class _NeuralAnalyzer(Analyzer):
         batch = as_text_batch(texts, method=f"{name}.fit")
         if len(batch) == 0:
             raise InvalidInputError(f"{name}.fit needs at least one text. Got an empty list.")
-        encoder = ClassicAnalyzer(multi_label=self.multi_label)
-        target, names, multi = encoder._encode_y(y, len(batch), labels)
+        target, names, multi = encode_targets(y, len(batch), labels, self.multi_label, owner=f"{name}.fit")
         has_val = val_texts is not None and len(val_texts) > 0
         if has_val:
             vbatch = as_text_batch(val_texts, method=f"{name}.fit")
-            encoder.multi_label = multi
-            vtarget, _, _ = encoder._encode_y(val_y, len(vbatch), names)
+            vtarget, _, _ = encode_targets(val_y, len(vbatch), names, multi, owner=f"{name}.fit")
 
         tokenized = [_tokens(t) for t in batch.texts]
         counts = Counter(tok for toks in tokenized for tok in toks)
@@ -187,8 +185,7 @@ class _NeuralAnalyzer(Analyzer):
         if multi:
             loss_fn = torch.nn.BCEWithLogitsLoss()
         elif self.class_weight == "balanced":
-            counts_y = np.bincount(train_tgt, minlength=len(names)).astype(np.float64)
-            w = np.where(counts_y > 0, len(train_tgt) / (len(names) * np.maximum(counts_y, 1)), 0.0)
+            w = class_weights(train_tgt, len(names), "balanced")
             loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32))
         else:
             loss_fn = torch.nn.CrossEntropyLoss()
@@ -201,7 +198,15 @@ class _NeuralAnalyzer(Analyzer):
             t = torch.tensor(tgt[idx], dtype=torch.float32 if multi else torch.long)
             return ids, torch.tensor(lengths, dtype=torch.long), t
 
-        def val_loss() -> float:
+        def batches(epoch: int) -> list[np.ndarray]:
+            perm = rng.permutation(len(train_seqs))
+            return [perm[s:s + self.batch_size] for s in range(0, len(perm), self.batch_size)]
+
+        def step_loss(model: Any, idx: np.ndarray) -> Any:
+            ids, lengths, t = tensors(train_seqs, train_tgt, idx)
+            return loss_fn(model(ids, lengths), t)
+
+        def val_loss() -> dict[str, float]:
             net.eval()
             total = 0.0
             order = np.argsort([len(s) for s in val_seqs], kind="stable")
@@ -209,40 +214,15 @@ class _NeuralAnalyzer(Analyzer):
                 for s in range(0, len(order), 256):
                     ids, lengths, t = tensors(val_seqs, val_tgt, order[s:s + 256])
                     total += float(loss_fn(net(ids, lengths), t)) * len(lengths)
-            return total / len(order)
+            return {"val_loss": total / len(order)}
 
-        best, best_state, bad = float("inf"), None, 0
-        self.history_ = []
-        start = time.perf_counter()
-        for epoch in range(self.max_epochs):
-            net.train()
-            perm = rng.permutation(len(train_seqs))
-            total = 0.0
-            for s in range(0, len(perm), self.batch_size):
-                ids, lengths, t = tensors(train_seqs, train_tgt, perm[s:s + self.batch_size])
-                opt.zero_grad()
-                loss = loss_fn(net(ids, lengths), t)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-                opt.step()
-                total += loss.item() * len(lengths)
-            record = {"epoch": epoch + 1, "train_loss": total / len(perm), "seconds": time.perf_counter() - start}
-            if has_val:
-                record["val_loss"] = val_loss()
-            self.history_.append(record)
-            logger.info("%s epoch %s", self.kind, record)
-            if not has_val:
-                continue
-            if record["val_loss"] < best - 1e-6:
-                best, bad = record["val_loss"], 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= max(self.patience, 1):
-                    break
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        net.eval()
+        self.history_ = fit_loop(
+            net, batches, step_loss, optimizer=opt, epochs=self.max_epochs, clip_norm=5.0, mean="examples",
+            evaluate=val_loss if has_val else None,
+            stopping=EarlyStopping.lowest("val_loss", max(self.patience, 1), min_delta=1e-6) if has_val else None,
+            on_epoch=lambda rec, _: logger.info("%s epoch: %s", self.kind, format_record(rec)),
+            log=logger.info,
+        )
         self.onnx_ = _export(torch, net)
         self.__dict__.pop("thresholds_", None)
         if multi:
@@ -253,13 +233,14 @@ class _NeuralAnalyzer(Analyzer):
 
     def tune_thresholds(self, texts: Sequence[str], y: object, grid: Sequence[float] | None = None) -> Self:
         """Choose, per label, the threshold that maximises F1 on ``(texts, y)`` (validation data)."""
-        from affectkit.analyzers.classic.model import ClassicAnalyzer, best_f1_thresholds
+        from affectkit.analyzers.classic.model import best_f1_thresholds
 
         self._check_fitted()
         if not self.multi_label_:
             raise InvalidInputError("tune_thresholds applies to multi-label models only.")
-        batch = as_text_batch(texts, method=f"{type(self).__name__}.tune_thresholds")
-        Y, _, _ = ClassicAnalyzer(multi_label=True)._encode_y(y, len(batch), self.labels_)
+        name = type(self).__name__
+        batch = as_text_batch(texts, method=f"{name}.tune_thresholds")
+        Y, _, _ = encode_targets(y, len(batch), self.labels_, True, owner=f"{name}.tune_thresholds")
         self.thresholds_ = best_f1_thresholds(self._proba_of_batch(batch), Y, grid)
         return self
 
