@@ -58,12 +58,12 @@ class _NeuralAnalyzer(Analyzer):
     """What the neural analyzers share: vocabulary, chunking, the training loop with early
     stopping, ONNX export and onnxruntime inference, save/load.
 
-    A subclass defines ``kind``, ``__init__`` (its parameters, stored as given), ``_title``,
+    A subclass defines ``kind``, ``__init__`` (its parameters, stored as given), ``title``,
     ``_int_params`` (its own integer parameters, validated like the shared ones) and
     ``_network`` (the torch module to train).
     """
 
-    _title: ClassVar[str] = "neural"
+    title: ClassVar[str] = "neural"
     _int_params: ClassVar[tuple[str, ...]] = ()
 
     # shared parameters, set by the subclasses' __init__
@@ -146,7 +146,7 @@ class _NeuralAnalyzer(Analyzer):
         """
         from affectkit.train.loop import EarlyStopping, class_weights, fit_loop, format_record
 
-        torch = require("torch", "train", f"Training a {self._title}")
+        torch = require("torch", "train", f"Training a {self.title}")
         self._validate_params()
         name = type(self).__name__
         batch = as_text_batch(texts, method=f"{name}.fit")
@@ -248,7 +248,7 @@ class _NeuralAnalyzer(Analyzer):
     def _session(self) -> Any:
         sess = self.__dict__.get("_ort")
         if sess is None:
-            sess = onnx_session(self.onnx_, int(self.threads), feature=f"The {self._title} models")
+            sess = onnx_session(self.onnx_, int(self.threads), feature=f"The {self.title} models")
             self.__dict__["_ort"] = sess
         return sess
 
@@ -308,7 +308,7 @@ class _NeuralAnalyzer(Analyzer):
             onnx_bytes = (path / MODEL_FILE).read_bytes()
             words = vocab["words"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelFormatError(f"Cannot read the {cls._title} model in {path}: {exc}") from exc
+            raise ModelFormatError(f"Cannot read the {cls.title} model in {path}: {exc}") from exc
         model = cls(**cls._params_from_config(dict(config.get("params", {}))))
         model.vocab_ = {w: i + 2 for i, w in enumerate(words)}
         model.onnx_ = onnx_bytes
@@ -353,7 +353,7 @@ class BiLSTMAnalyzer(_NeuralAnalyzer):
     """
 
     kind = "bilstm"
-    _title = "BiLSTM"
+    title = "BiLSTM"
     _int_params = ("hidden",)
 
     def __init__(
@@ -439,7 +439,7 @@ class TextCNNAnalyzer(_NeuralAnalyzer):
     """
 
     kind = "textcnn"
-    _title = "TextCNN"
+    title = "TextCNN"
     _int_params = ("filters",)
 
     def __init__(
