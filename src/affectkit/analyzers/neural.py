@@ -37,6 +37,7 @@ from affectkit._runtime import onnx_session, sigmoid, softmax
 from affectkit._validation import as_text_batch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
+from affectkit.params import Interval, Options
 from affectkit.targets import encode_targets
 
 logger = logging.getLogger(__name__)
@@ -59,12 +60,23 @@ class _NeuralAnalyzer(Analyzer):
     stopping, ONNX export and onnxruntime inference, save/load.
 
     A subclass defines ``kind``, ``__init__`` (its parameters, stored as given), ``title``,
-    ``_int_params`` (its own integer parameters, validated like the shared ones) and
-    ``_network`` (the torch module to train).
+    ``_parameter_constraints`` (the shared ones and its own) and ``_network`` (the torch
+    module to train).
     """
 
     title: ClassVar[str] = "neural"
-    _int_params: ClassVar[tuple[str, ...]] = ()
+    _parameter_constraints: ClassVar[dict[str, list[object]]] = {
+        "max_len": [Interval(int, 1, None)],
+        "embed_dim": [Interval(int, 1, None)],
+        "dropout": [Interval(float, 0, 1, closed="left")],
+        "min_count": [Interval(int, 1, None)],
+        "max_vocab": [Interval(int, 3, None)],
+        "lr": [Interval(float, 0, None, closed="neither")],
+        "batch_size": [Interval(int, 1, None)],
+        "max_epochs": [Interval(int, 1, None)],
+        "patience": [Interval(int, 0, None)],
+        "class_weight": [Options(("balanced",)), None],
+    }
 
     # shared parameters, set by the subclasses' __init__
     task: str
@@ -86,27 +98,12 @@ class _NeuralAnalyzer(Analyzer):
     @property
     def tags(self) -> Tags:
         multi = bool(self.multi_label_ if hasattr(self, "multi_label_") else self.multi_label)
-        return Tags(task=self.task, multi_label=multi, trainable=True, generation="neural")
+        return Tags(task=self.task, multi_label=multi, trainable=True, generation="neural", threads=True)
 
-    # -- validation --------------------------------------------------------------------------
-    def _validate_params(self) -> None:
-        name = type(self).__name__
-        for key in ("max_len", "embed_dim", "min_count", "max_vocab", "batch_size", "max_epochs", *self._int_params):
-            v = getattr(self, key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise InvalidInputError(f"The '{key}' parameter of {name} must be an integer >= 1. Got {v!r}.")
-        if self.max_vocab < 3:
-            raise InvalidInputError(f"The 'max_vocab' parameter of {name} must be >= 3. Got {self.max_vocab!r}.")
-        if not isinstance(self.patience, int) or self.patience < 0:
-            raise InvalidInputError(f"The 'patience' parameter of {name} must be an integer >= 0. Got {self.patience!r}.")
-        if not isinstance(self.lr, int | float) or self.lr <= 0:
-            raise InvalidInputError(f"The 'lr' parameter of {name} must be a number > 0. Got {self.lr!r}.")
-        if self.class_weight not in ("balanced", None):
-            raise InvalidInputError(
-                f"The 'class_weight' parameter of {name} must be 'balanced' or None. Got {self.class_weight!r}."
-            )
-        if not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
-            raise InvalidInputError(f"The 'dropout' parameter of {name} must be in [0, 1). Got {self.dropout!r}.")
+    def _store(self, params: dict[str, Any]) -> None:
+        """Store the constructor's arguments (``locals()`` of ``__init__``) as attributes, unchanged."""
+        for name in self._param_names():
+            setattr(self, name, params[name])
 
     def _network(self, torch: Any, vocab_size: int, n_out: int) -> Any:  # pragma: no cover - abstract
         """The torch module: ``forward(ids, lengths=None) -> logits``; padding ids (0) must not matter."""
@@ -321,8 +318,9 @@ class _NeuralAnalyzer(Analyzer):
         return model
 
 
-class BiLSTMAnalyzer(_NeuralAnalyzer):
-    """A bidirectional LSTM over words, trained on your labelled texts (single- or multi-label).
+def _doc(summary: str, arch: str) -> str:
+    """A neural analyzer's docstring: ``summary``, then its parameters (``arch``: its own)."""
+    return summary + """
 
     Parameters
     ----------
@@ -332,9 +330,7 @@ class BiLSTMAnalyzer(_NeuralAnalyzer):
         Sigmoid per label (marginals) instead of a softmax; ``None`` detects it from ``y``.
     max_len:
         Tokens per chunk; longer texts are split into chunks and the chunk scores combined.
-    embed_dim, hidden:
-        Size of the word embeddings (trained from scratch) and of each LSTM direction.
-    dropout:
+""" + arch + """    dropout:
         Dropout before the output layer.
     min_count, max_vocab:
         Words seen fewer than ``min_count`` times are unknown; at most ``max_vocab`` ids.
@@ -352,9 +348,18 @@ class BiLSTMAnalyzer(_NeuralAnalyzer):
         Seed of initialisation, shuffling and dropout.
     """
 
+
+class BiLSTMAnalyzer(_NeuralAnalyzer):
+    __doc__ = _doc(
+        "A bidirectional LSTM over words, trained on your labelled texts (single- or multi-label).",
+        """    embed_dim, hidden:
+        Size of the word embeddings (trained from scratch) and of each LSTM direction.
+""",
+    )
+
     kind = "bilstm"
     title = "BiLSTM"
-    _int_params = ("hidden",)
+    _parameter_constraints = {**_NeuralAnalyzer._parameter_constraints, "hidden": [Interval(int, 1, None)]}
 
     def __init__(
         self,
@@ -376,29 +381,15 @@ class BiLSTMAnalyzer(_NeuralAnalyzer):
         threads: int = 1,
         random_state: int = 0,
     ):
-        self.task = task
-        self.multi_label = multi_label
-        self.max_len = max_len
-        self.embed_dim = embed_dim
-        self.hidden = hidden
-        self.dropout = dropout
-        self.min_count = min_count
-        self.max_vocab = max_vocab
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.class_weight = class_weight
-        self.threshold = threshold
-        self.threads = threads
-        self.random_state = random_state
+        self._store(locals())
 
     def _network(self, torch: Any, vocab_size: int, n_out: int) -> Any:
         return _bilstm_network(torch, vocab_size, self.embed_dim, self.hidden, self.dropout, n_out)
 
 
 class TextCNNAnalyzer(_NeuralAnalyzer):
-    """A convolutional network over words (Kim, 2014), trained on your labelled texts
+    __doc__ = _doc(
+        """A convolutional network over words (Kim, 2014), trained on your labelled texts
     (single- or multi-label).
 
     Each kernel width ``k`` of ``kernel_sizes`` has ``filters`` convolution filters that look
@@ -406,41 +397,18 @@ class TextCNNAnalyzer(_NeuralAnalyzer):
     starting on padding are masked), the pooled features are concatenated, and a dropout
     layer and a linear layer give the label scores. The network pads every text on the right
     by ``max(kernel_sizes) - 1`` zero vectors itself, so a text shorter than the widest kernel
-    (one word, or none) still has a window of every width.
-
-    Parameters
-    ----------
-    task:
-        Name of the task (``"sentiment"``, ``"emotion"`` or your own); used in results.
-    multi_label:
-        Sigmoid per label (marginals) instead of a softmax; ``None`` detects it from ``y``.
-    max_len:
-        Tokens per chunk; longer texts are split into chunks and the chunk scores combined.
-    embed_dim:
+    (one word, or none) still has a window of every width.""",
+        """    embed_dim:
         Size of the word embeddings (trained from scratch).
     kernel_sizes, filters:
         Widths of the convolution windows (in words) and the number of filters per width.
-    dropout:
-        Dropout before the output layer.
-    min_count, max_vocab:
-        Words seen fewer than ``min_count`` times are unknown; at most ``max_vocab`` ids.
-    lr, batch_size, max_epochs, patience:
-        Adam learning rate, batch size, epoch limit, and epochs without improvement of the
-        validation loss before stopping (early stopping needs validation data).
-    class_weight:
-        ``"balanced"`` weighs each class of a single-label model by the inverse of its frequency
-        in the loss (good for macro-recall), or ``None``. Multi-label models tune thresholds instead.
-    threshold:
-        Decision threshold(s) for multi-label prediction; ``None`` uses the tuned ``thresholds_``.
-    threads:
-        onnxruntime threads for prediction.
-    random_state:
-        Seed of initialisation, shuffling and dropout.
-    """
+""",
+    )
 
     kind = "textcnn"
     title = "TextCNN"
-    _int_params = ("filters",)
+    _parameter_constraints = {**_NeuralAnalyzer._parameter_constraints, "filters": [Interval(int, 1, None)],
+                              "kernel_sizes": [list, tuple]}
 
     def __init__(
         self,
@@ -463,32 +431,12 @@ class TextCNNAnalyzer(_NeuralAnalyzer):
         threads: int = 1,
         random_state: int = 0,
     ):
-        self.task = task
-        self.multi_label = multi_label
-        self.max_len = max_len
-        self.embed_dim = embed_dim
-        self.kernel_sizes = kernel_sizes
-        self.filters = filters
-        self.dropout = dropout
-        self.min_count = min_count
-        self.max_vocab = max_vocab
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.class_weight = class_weight
-        self.threshold = threshold
-        self.threads = threads
-        self.random_state = random_state
+        self._store(locals())
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        ks = self.kernel_sizes
-        if (
-            not isinstance(ks, list | tuple)
-            or not ks
-            or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks)
-        ):
+        ks = self.kernel_sizes  # declared a list or tuple; its items are widths >= 1
+        if not (ks and all(Interval(int, 1, None).accepts(k) for k in ks)):
             raise InvalidInputError(
                 f"The 'kernel_sizes' parameter of {type(self).__name__} must be a non-empty list of integers >= 1 "
                 f"(window widths in words), e.g. (2, 3, 4, 5). Got {ks!r}."

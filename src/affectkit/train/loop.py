@@ -74,12 +74,12 @@ def warmup_schedule(optimizer: Any, total_steps: int, warmup: float) -> Any:
 def class_weights(y: np.ndarray, n_classes: int, kind: str = "balanced") -> np.ndarray:
     """Loss weights per class from class indices ``y`` (float64).
 
-    ``"balanced"``: ``n / (n_classes * count)`` (scikit-learn's), 0 for a class absent from ``y``;
+    ``"balanced"``: ``n / (n_classes * count)`` (scikit-learn's; a class absent from ``y`` counts 1);
     ``"sqrt"``: ``1 / sqrt(count)`` scaled so that the mean weight over the rows of ``y`` is 1.
     """
     counts = np.bincount(np.asarray(y), minlength=n_classes).astype(np.float64)
     if kind == "balanced":
-        return np.where(counts > 0, len(y) / (n_classes * np.maximum(counts, 1)), 0.0)
+        return len(y) / (n_classes * np.maximum(counts, 1))
     if kind == "sqrt":
         w = 1.0 / np.sqrt(np.maximum(counts, 1.0))
         return w / (w * counts).sum() * counts.sum()
