@@ -54,8 +54,8 @@ def main() -> None:
 
     import affectkit
     from affectkit.datasets import load_dataset
-    from affectkit.evaluation import indicator, score_multi, score_single
     from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
+    from affectkit.metrics import indicator, score_multi, score_single
 
     sval = load_dataset("tweeteval-sentiment:val", args.data)
     edev = load_dataset("goemotions:dev", args.data)

@@ -8,7 +8,7 @@ the test set. Compared on the test set (binary: negative / positive):
   P(negative), neutral ignored);
 * ``adapted``: :func:`affectkit.train.finetune.train_transformer` with ``base="default"``
   (the head starts from the default's negative/positive rows; early stopping on validation);
-* ``classic``: :func:`affectkit.training.train_classic` on the same sample (logreg).
+* ``classic``: :func:`affectkit.train.classic.train_classic` on the same sample (logreg).
 
 Run (about 6-8 minutes per domain on 2 cores)::
 
@@ -41,7 +41,7 @@ def _write(path: Path, texts: list[str], ys: list[str]) -> Path:
 
 
 def _scores(gold: list[str], pred: list[str]) -> dict[str, float]:
-    from affectkit.evaluation import score_single
+    from affectkit.metrics import score_single
 
     s = score_single(gold, pred, LABELS)
     return {"accuracy": s["accuracy"], "macro_f1": s["macro_f1"]}
@@ -56,8 +56,8 @@ def _binary(model, texts: list[str]) -> list[str]:
 
 def run_domain(domain: str, args: argparse.Namespace, default) -> dict:
     from affectkit.datasets import load_dataset
+    from affectkit.train.classic import train_classic
     from affectkit.train.finetune import train_transformer
-    from affectkit.training import train_classic
 
     data = load_dataset(f"multi-domain-reviews:{domain}", args.data)
     rng = np.random.default_rng(args.seed)

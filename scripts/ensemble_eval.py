@@ -50,7 +50,7 @@ def member_probas(texts, cache: Path):
 
 
 def scores(gold_idx, proba, labels):
-    from affectkit.evaluation import score_single
+    from affectkit.metrics import score_single
 
     return score_single([labels[i] for i in gold_idx], [labels[i] for i in proba.argmax(axis=1)], labels)
 

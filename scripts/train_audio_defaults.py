@@ -33,6 +33,7 @@ import torch.nn.functional as F  # noqa: TID253
 from affectkit._runtime import softmax
 from affectkit.audio.features import SAMPLE_RATE, FeatureExtractor, trim_silence, windows
 from affectkit.audio.io import load_audio
+from affectkit.train.loop import class_weights, fit_loop, param_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "src" / "affectkit" / "models" / "speech-emotion-v1"
@@ -230,20 +231,19 @@ def fit_mlp(X: np.ndarray, y: np.ndarray, n_classes: int, epochs: int = 300, wd:
     torch.manual_seed(seed)
     mean, std = X.mean(0), X.std(0) + 1e-6
     model = MLPHead(mean, std, n_classes)
-    counts = np.bincount(y, minlength=n_classes)
-    cw = torch.tensor(len(y) / (n_classes * np.maximum(counts, 1)), dtype=torch.float32)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=wd)
+    cw = torch.tensor(class_weights(y, n_classes), dtype=torch.float32)
+    opt = torch.optim.AdamW(param_groups(model, wd, body=None, no_decay=()), lr=1e-3)
     Xt, yt = torch.tensor(X), torch.tensor(y)
     g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        model.train()
+
+    def batches(epoch: int) -> list[torch.Tensor]:
         perm = torch.randperm(len(Xt), generator=g)
-        for s in range(0, len(Xt), 64):
-            idx = perm[s:s + 64]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx], weight=cw, label_smoothing=0.1)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        return [perm[s:s + 64] for s in range(0, len(Xt), 64)]
+
+    def step_loss(model: MLPHead, idx: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model(Xt[idx]), yt[idx], weight=cw, label_smoothing=0.1)
+
+    fit_loop(model, batches, step_loss, optimizer=opt, epochs=epochs)
     return model.eval()
 
 
@@ -363,42 +363,43 @@ def run_cnn(rows, args, labels) -> dict:
     seed_all(SEED)
     rng = np.random.default_rng(SEED)
     model = SmallCNN(len(labels), in_ch=X.shape[1], width=args.width, mean=mu, std=sd)
-    counts = np.bincount(ytr.numpy(), minlength=len(labels))
-    cw = torch.tensor(len(ytr) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
+    cw = torch.tensor(class_weights(ytr.numpy(), len(labels)), dtype=torch.float32)
+    opt = torch.optim.AdamW(param_groups(model, 1e-3, body=None, no_decay=()), lr=2e-3)
     steps_per_epoch = int(np.ceil(len(Xtr) / args.batch))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.epochs * steps_per_epoch, pct_start=0.2)
     T = X.shape[-1]
     shift = int(0.5 * T / CNN_WINDOW_S)  # random circular shift of up to +-0.5 s
     t0 = time.time()
-    for ep in range(args.epochs):
-        model.train()
+
+    def batches(epoch: int) -> list[torch.Tensor]:
         perm = torch.randperm(len(Xtr))
-        tot = 0.0
-        for s in range(0, len(Xtr), args.batch):
-            idx = perm[s:s + args.batch]
-            xb, yb = Xtr[idx], F.one_hot(ytr[idx], len(labels)).float()
-            k = int(rng.integers(-shift, shift + 1))
-            xb = torch.roll(xb, k, dims=-1)
-            xb = spec_augment(xb, rng)
-            if args.mixup > 0:
-                lam = float(rng.beta(args.mixup, args.mixup))
-                j = torch.randperm(len(xb))
-                xb = lam * xb + (1 - lam) * xb[j]
-                yb = lam * yb + (1 - lam) * yb[j]
-            logits = model(xb)
-            loss = -(yb * F.log_softmax(logits, 1) * cw).sum(1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += float(loss.detach()) * len(idx)
-        if (ep + 1) % 5 == 0 or ep == args.epochs - 1:
+        return [perm[s:s + args.batch] for s in range(0, len(Xtr), args.batch)]
+
+    def step_loss(model: SmallCNN, idx: torch.Tensor) -> torch.Tensor:
+        """Random time shift, SpecAugment masks and mixup, then the class-weighted soft-label loss."""
+        xb, yb = Xtr[idx], F.one_hot(ytr[idx], len(labels)).float()
+        k = int(rng.integers(-shift, shift + 1))
+        xb = torch.roll(xb, k, dims=-1)
+        xb = spec_augment(xb, rng)
+        if args.mixup > 0:
+            lam = float(rng.beta(args.mixup, args.mixup))
+            j = torch.randperm(len(xb))
+            xb = lam * xb + (1 - lam) * xb[j]
+            yb = lam * yb + (1 - lam) * yb[j]
+        return -(yb * F.log_softmax(model(xb), 1) * cw).sum(1).mean()
+
+    def on_epoch(record: dict, improved: bool) -> None:
+        ep = record["epoch"]
+        if ep % 5 == 0 or ep == args.epochs:
             model.eval()
             with torch.no_grad():
                 pw = softmax(model(Xva).numpy())
             probs = clip_mean(pw, clip[va_mask], len(rows))[va_clips]
-            print(f"  ep {ep + 1}: loss {tot / len(Xtr):.3f} val {metrics(probs, y_all[va_clips], labels)} ({time.time() - t0:.0f}s)", flush=True)
+            print(f"  ep {ep}: loss {record['train_loss']:.3f} val {metrics(probs, y_all[va_clips], labels)} "
+                  f"({time.time() - t0:.0f}s)", flush=True)
+
+    fit_loop(model, batches, step_loss, optimizer=opt, scheduler=sched, epochs=args.epochs, mean="examples",
+             on_epoch=on_epoch)
     model.eval()
     with torch.no_grad():
         pw = softmax(model(Xva).numpy())

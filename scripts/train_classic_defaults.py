@@ -15,8 +15,9 @@ from pathlib import Path
 
 from affectkit.analyzers.classic import ClassicAnalyzer
 from affectkit.datasets import load_dataset
-from affectkit.evaluation import crossfit_scores, evaluate, indicator
-from affectkit.training import write_model_card
+from affectkit.evaluation import evaluate
+from affectkit.metrics import crossfit_scores, indicator
+from affectkit.train.card import write_model_card
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "affectkit" / "models"
 COMMAND = "python scripts/train_classic_defaults.py --data ../shared/data"

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from affectkit.datasets import load_dataset
 from affectkit.evaluation import evaluate
-from affectkit.training import train_classic, train_neural
+from affectkit.train.classic import train_classic
+from affectkit.train.neural import train_neural
 
 CLASSIC = ("svm", "nb", "tree")
 # Shared by both neural models; the BiLSTM keeps its defaults otherwise.

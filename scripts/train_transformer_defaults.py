@@ -16,9 +16,9 @@ import json
 import logging
 from pathlib import Path
 
+from affectkit.train.card import write_model_card
 from affectkit.train.export import export_onnx, write_hf_models
 from affectkit.train.multitask import TrainConfig, default_base, train
-from affectkit.training import write_model_card
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "affectkit" / "models"
 NAME = "affect-transformer-v1"

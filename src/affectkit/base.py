@@ -201,9 +201,10 @@ class Analyzer(Estimator):
     def predict(self, texts: Sequence[str], threshold: object = None) -> np.ndarray:
         """Labels: an array of label names (single-label) or a 0/1 matrix (multi-label)."""
         proba = self.predict_proba(texts)
-        return self._labels_from_proba(proba, threshold)
+        return self.labels_from_proba(proba, threshold)
 
-    def _labels_from_proba(self, proba: np.ndarray, threshold: object = None) -> np.ndarray:
+    def labels_from_proba(self, proba: np.ndarray, threshold: object = None) -> np.ndarray:
+        """:meth:`predict` from scores already computed (``predict_proba``'s output)."""
         labels = np.asarray(self.labels_, dtype=object)
         if not self.tags.multi_label:
             if proba.shape[0] == 0:

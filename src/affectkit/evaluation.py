@@ -125,7 +125,7 @@ def evaluate(
         proba = np.vstack(chunks)
         if multi:
             Y = indicator(y, labels)
-            P = model._labels_from_proba(proba)
+            P = model.labels_from_proba(proba)
             metrics, per_label = score_multi(Y, P)
             metrics["ece"] = expected_calibration_error(proba, Y)
             result = ModelEvaluation(

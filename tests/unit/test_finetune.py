@@ -96,8 +96,8 @@ def test_export_matches_torch(tiny_base, tmp_path):
     import torch
     import transformers
 
+    from affectkit.train.batches import collate, encode_texts
     from affectkit.train.finetune import _fast_tokenizer, _model_class, export_transformer
-    from affectkit.train.multitask import _collate, _encode
 
     torch.manual_seed(1)
     model = _model_class()(transformers.AutoModel.from_pretrained(str(tiny_base)), {"head": 3}).eval()
@@ -106,7 +106,7 @@ def test_export_matches_torch(tiny_base, tmp_path):
                               max_length=32)
     texts = _texts(GOOD, 5, 3) + _texts(BAD, 5, 4) + ["great phone"]
     with torch.no_grad():
-        (z,) = model(*_collate(torch, _encode(tok, texts, 32)))
+        (z,) = model(*collate(torch, encode_texts(tok, texts, 32)))
     want = torch.softmax(z, -1).numpy()
     loaded = affectkit.load(str(path))
     assert loaded.head == "mood"
@@ -199,8 +199,8 @@ def test_default_rebuilt_from_onnx_matches():
 
     from affectkit.analyzers.transformer import _backbone
     from affectkit.registry import shipped_model_path
+    from affectkit.train.batches import collate
     from affectkit.train.finetune import DEFAULT_DIR, _build, default_torch_model
-    from affectkit.train.multitask import _collate
 
     texts = ["I love this phone, it is great", "Terrible service, never again.",
              "The meeting is at three on Tuesday", "I am so scared and sad about the news"]
@@ -209,7 +209,7 @@ def test_default_rebuilt_from_onnx_matches():
     want = bb.run(seqs, 16)
     model = default_torch_model()
     with torch.no_grad():
-        s, e = model(*_collate(torch, seqs))
+        s, e = model(*collate(torch, seqs))
     assert np.abs(s.numpy() - want["sentiment_logits"]).max() < 1e-3
     assert np.abs(e.numpy() - want["emotion_logits"]).max() < 1e-3
     # a negative/positive head starts from the matching rows of the sentiment head
@@ -217,5 +217,5 @@ def test_default_rebuilt_from_onnx_matches():
     assert init == "sentiment"
     adapted.eval()
     with torch.no_grad():
-        (z,) = adapted(*_collate(torch, seqs))
+        (z,) = adapted(*collate(torch, seqs))
     assert np.abs(z.numpy() - want["sentiment_logits"][:, [0, 2]]).max() < 1e-3

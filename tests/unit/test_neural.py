@@ -313,7 +313,7 @@ def test_textcnn_fit_validates():
 
 def test_train_neural_arch(tmp_path):
     from affectkit.exceptions import InvalidInputError
-    from affectkit.training import train_neural
+    from affectkit.train.neural import train_neural
 
     data = tmp_path / "data.csv"
     rows = ["text,label"] + [f'"{t}",{y}' for t, y in zip(SENTIMENT_TEXTS, SENTIMENT_Y, strict=True)]

@@ -22,12 +22,13 @@ def test_training_report(tiny_transformer):
 def test_onnx_matches_torch(tiny_transformer):
     import torch
 
-    from affectkit.train.multitask import _encode, _tokenizer, build_model, predict_logits
+    from affectkit.train.batches import encode_texts
+    from affectkit.train.multitask import _tokenizer, build_model, predict_logits
 
     texts = ["I love it!!", "awful 😡 service", "the bus leaves at 9", ""]
     model = build_model(tiny_transformer["base"])
     model.load_state_dict(torch.load(tiny_transformer["run"] / "best.pt", weights_only=True))
-    s, e = predict_logits(model, _encode(_tokenizer(tiny_transformer["base"]), texts, 32))
+    s, e = predict_logits(model, encode_texts(_tokenizer(tiny_transformer["base"]), texts, 32))
     onnx_model = affectkit.load(tiny_transformer["dir"])
     scores = onnx_model.predict_all(texts)
     ref_s = np.exp(s) / np.exp(s).sum(1, keepdims=True)

@@ -137,7 +137,7 @@ class EnsembleAnalyzer(Analyzer):
             _normalised_weights(self.weights, len(self.members), name)
 
     # -- members -----------------------------------------------------------------------------
-    def _resolve(self) -> None:
+    def resolve_members(self) -> None:
         """Load the members and align their labels (the ensemble's structural state)."""
         self._validate_params()
         specs = list(self.members)
@@ -178,7 +178,7 @@ class EnsembleAnalyzer(Analyzer):
 
     def _check_compatible(self, members: list[Analyzer]) -> None:
         described = "; ".join(
-            f"{self._member_name(i)}: task {m.tags.task!r}, {'multi' if m.tags.multi_label else 'single'}-label, "
+            f"{self.member_name(i)}: task {m.tags.task!r}, {'multi' if m.tags.multi_label else 'single'}-label, "
             f"labels {list(m.labels_)}"
             for i, m in enumerate(members)
         )
@@ -196,13 +196,13 @@ class EnsembleAnalyzer(Analyzer):
                 f"Combine only models of the same task (e.g. all sentiment models)."
             )
 
-    def _member_name(self, i: int) -> str:
+    def member_name(self, i: int) -> str:
         spec = list(self.members)[i]
         return repr(str(spec)) if isinstance(spec, str | Path) else f"member {i} ({type(spec).__name__})"
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "members_"):
-            self._resolve()
+            self.resolve_members()
         if self.mode == "stacking" and not hasattr(self, "stacker_"):
             raise NotFittedError(
                 f"This {type(self).__name__} in mode 'stacking' has no meta-learner yet. "
@@ -232,7 +232,7 @@ class EnsembleAnalyzer(Analyzer):
     def member_proba(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each member's scores, columns aligned to the ensemble's ``labels_`` order."""
         if not hasattr(self, "members_"):
-            self._resolve()
+            self.resolve_members()
         return [m.predict_proba(texts)[:, cols] for m, cols in zip(self.members_, self.columns_, strict=True)]
 
     def combine(self, probas: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
@@ -281,7 +281,7 @@ class EnsembleAnalyzer(Analyzer):
         if len(batch) == 0:
             raise InvalidInputError(f"{type(self).__name__}.fit needs at least one labelled text. Got none.")
         if not hasattr(self, "members_"):
-            self._resolve()
+            self.resolve_members()
         return self.fit_proba(self.member_proba(batch.texts), y)
 
     tune = fit
@@ -290,7 +290,7 @@ class EnsembleAnalyzer(Analyzer):
         """:meth:`fit` from the members' aligned scores already computed (saves predicting twice)."""
         self._validate_params()
         if not hasattr(self, "members_"):
-            self._resolve()
+            self.resolve_members()
         probas = self._check_probas(probas)
         target, _, _ = encode_targets(y, probas[0].shape[0], self.labels_, self.multi_label_, f"{type(self).__name__}.fit")
         objective = self.objective or ("macro_f1" if self.multi_label_ else
@@ -382,7 +382,7 @@ class EnsembleAnalyzer(Analyzer):
                     model.stacker_ = {"coef": npz["coef"], "intercept": npz["intercept"]}
             except (OSError, KeyError, ValueError) as exc:
                 raise ModelFormatError(f"Cannot read the stacking meta-learner in {path}: {exc}") from exc
-        model._resolve()
+        model.resolve_members()
         model.card_ = config.get("card", {})
         return model
 
@@ -399,7 +399,7 @@ def crossfit_proba(
     from sklearn.model_selection import KFold, StratifiedKFold
 
     if not hasattr(model, "members_"):
-        model._resolve()
+        model.resolve_members()
     probas = model._check_probas(probas)
     y = list(y)
     if model.multi_label_:
@@ -415,7 +415,7 @@ def crossfit_proba(
         params["members"] = list(model.members_)
         part = EnsembleAnalyzer(**params).fit_proba([p[fit_idx] for p in probas], [y[i] for i in fit_idx])
         pooled[score_idx] = part.combine([p[score_idx] for p in probas])
-        pred[score_idx] = part._labels_from_proba(pooled[score_idx])
+        pred[score_idx] = part.labels_from_proba(pooled[score_idx])
         fitted.append(part)
     return pooled, pred, fitted
 
@@ -542,7 +542,7 @@ def from_spec(spec: str, **params: Any) -> EnsembleAnalyzer:
             )
     options.update(params)
     model = EnsembleAnalyzer(members, **options)
-    model._resolve()
+    model.resolve_members()
     return model
 
 
@@ -576,5 +576,5 @@ def from_config_file(path: str | Path, **params: Any) -> EnsembleAnalyzer:
     config["members"] = members
     config.update(params)
     model = EnsembleAnalyzer(**config)
-    model._resolve()
+    model.resolve_members()
     return model

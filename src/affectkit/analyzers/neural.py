@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from affectkit._validation import as_text_batch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
 from affectkit.metrics import best_f1_thresholds
+from affectkit.params import Interval, Options
 from affectkit.targets import encode_targets
 
 logger = logging.getLogger(__name__)
@@ -60,13 +60,24 @@ class _NeuralAnalyzer(Analyzer):
     """What the neural analyzers share: vocabulary, chunking, the training loop with early
     stopping, ONNX export and onnxruntime inference, save/load.
 
-    A subclass defines ``kind``, ``__init__`` (its parameters, stored as given), ``_title``,
-    ``_int_params`` (its own integer parameters, validated like the shared ones) and
-    ``_network`` (the torch module to train).
+    A subclass defines ``kind``, ``__init__`` (its parameters, stored as given), ``title``,
+    ``_parameter_constraints`` (the shared ones and its own) and ``_network`` (the torch
+    module to train).
     """
 
-    _title: ClassVar[str] = "neural"
-    _int_params: ClassVar[tuple[str, ...]] = ()
+    title: ClassVar[str] = "neural"
+    _parameter_constraints: ClassVar[dict[str, list[object]]] = {
+        "max_len": [Interval(int, 1, None)],
+        "embed_dim": [Interval(int, 1, None)],
+        "dropout": [Interval(float, 0, 1, closed="left")],
+        "min_count": [Interval(int, 1, None)],
+        "max_vocab": [Interval(int, 3, None)],
+        "lr": [Interval(float, 0, None, closed="neither")],
+        "batch_size": [Interval(int, 1, None)],
+        "max_epochs": [Interval(int, 1, None)],
+        "patience": [Interval(int, 0, None)],
+        "class_weight": [Options(("balanced",)), None],
+    }
 
     # shared parameters, set by the subclasses' __init__
     task: str
@@ -88,27 +99,12 @@ class _NeuralAnalyzer(Analyzer):
     @property
     def tags(self) -> Tags:
         multi = bool(self.multi_label_ if hasattr(self, "multi_label_") else self.multi_label)
-        return Tags(task=self.task, multi_label=multi, trainable=True, generation="neural")
+        return Tags(task=self.task, multi_label=multi, trainable=True, generation="neural", threads=True)
 
-    # -- validation --------------------------------------------------------------------------
-    def _validate_params(self) -> None:
-        name = type(self).__name__
-        for key in ("max_len", "embed_dim", "min_count", "max_vocab", "batch_size", "max_epochs", *self._int_params):
-            v = getattr(self, key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise InvalidInputError(f"The '{key}' parameter of {name} must be an integer >= 1. Got {v!r}.")
-        if self.max_vocab < 3:
-            raise InvalidInputError(f"The 'max_vocab' parameter of {name} must be >= 3. Got {self.max_vocab!r}.")
-        if not isinstance(self.patience, int) or self.patience < 0:
-            raise InvalidInputError(f"The 'patience' parameter of {name} must be an integer >= 0. Got {self.patience!r}.")
-        if not isinstance(self.lr, int | float) or self.lr <= 0:
-            raise InvalidInputError(f"The 'lr' parameter of {name} must be a number > 0. Got {self.lr!r}.")
-        if self.class_weight not in ("balanced", None):
-            raise InvalidInputError(
-                f"The 'class_weight' parameter of {name} must be 'balanced' or None. Got {self.class_weight!r}."
-            )
-        if not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
-            raise InvalidInputError(f"The 'dropout' parameter of {name} must be in [0, 1). Got {self.dropout!r}.")
+    def _store(self, params: dict[str, Any]) -> None:
+        """Store the constructor's arguments (``locals()`` of ``__init__``) as attributes, unchanged."""
+        for name in self._param_names():
+            setattr(self, name, params[name])
 
     def _network(self, torch: Any, vocab_size: int, n_out: int) -> Any:  # pragma: no cover - abstract
         """The torch module: ``forward(ids, lengths=None) -> logits``; padding ids (0) must not matter."""
@@ -146,18 +142,19 @@ class _NeuralAnalyzer(Analyzer):
         for ``patience`` epochs (the best epoch is kept), and multi-label thresholds are tuned
         for F1 per label.
         """
+        from affectkit.train.loop import EarlyStopping, class_weights, fit_loop, format_record
 
-        torch = require("torch", "train", f"Training a {self._title}")
+        torch = require("torch", "train", f"Training a {self.title}")
         self._validate_params()
         name = type(self).__name__
         batch = as_text_batch(texts, method=f"{name}.fit")
         if len(batch) == 0:
             raise InvalidInputError(f"{name}.fit needs at least one text. Got an empty list.")
-        target, names, multi = encode_targets(y, len(batch), labels, self.multi_label, f"{name}.fit")
+        target, names, multi = encode_targets(y, len(batch), labels, self.multi_label, owner=f"{name}.fit")
         has_val = val_texts is not None and len(val_texts) > 0
         if has_val:
             vbatch = as_text_batch(val_texts, method=f"{name}.fit")
-            vtarget, _, _ = encode_targets(val_y, len(vbatch), names, multi, f"{name}.fit")
+            vtarget, _, _ = encode_targets(val_y, len(vbatch), names, multi, owner=f"{name}.fit")
 
         tokenized = [_tokens(t) for t in batch.texts]
         counts = Counter(tok for toks in tokenized for tok in toks)
@@ -186,8 +183,7 @@ class _NeuralAnalyzer(Analyzer):
         if multi:
             loss_fn = torch.nn.BCEWithLogitsLoss()
         elif self.class_weight == "balanced":
-            counts_y = np.bincount(train_tgt, minlength=len(names)).astype(np.float64)
-            w = np.where(counts_y > 0, len(train_tgt) / (len(names) * np.maximum(counts_y, 1)), 0.0)
+            w = class_weights(train_tgt, len(names), "balanced")
             loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32))
         else:
             loss_fn = torch.nn.CrossEntropyLoss()
@@ -200,7 +196,15 @@ class _NeuralAnalyzer(Analyzer):
             t = torch.tensor(tgt[idx], dtype=torch.float32 if multi else torch.long)
             return ids, torch.tensor(lengths, dtype=torch.long), t
 
-        def val_loss() -> float:
+        def batches(epoch: int) -> list[np.ndarray]:
+            perm = rng.permutation(len(train_seqs))
+            return [perm[s:s + self.batch_size] for s in range(0, len(perm), self.batch_size)]
+
+        def step_loss(model: Any, idx: np.ndarray) -> Any:
+            ids, lengths, t = tensors(train_seqs, train_tgt, idx)
+            return loss_fn(model(ids, lengths), t)
+
+        def val_loss() -> dict[str, float]:
             net.eval()
             total = 0.0
             order = np.argsort([len(s) for s in val_seqs], kind="stable")
@@ -208,40 +212,15 @@ class _NeuralAnalyzer(Analyzer):
                 for s in range(0, len(order), 256):
                     ids, lengths, t = tensors(val_seqs, val_tgt, order[s:s + 256])
                     total += float(loss_fn(net(ids, lengths), t)) * len(lengths)
-            return total / len(order)
+            return {"val_loss": total / len(order)}
 
-        best, best_state, bad = float("inf"), None, 0
-        self.history_ = []
-        start = time.perf_counter()
-        for epoch in range(self.max_epochs):
-            net.train()
-            perm = rng.permutation(len(train_seqs))
-            total = 0.0
-            for s in range(0, len(perm), self.batch_size):
-                ids, lengths, t = tensors(train_seqs, train_tgt, perm[s:s + self.batch_size])
-                opt.zero_grad()
-                loss = loss_fn(net(ids, lengths), t)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-                opt.step()
-                total += loss.item() * len(lengths)
-            record = {"epoch": epoch + 1, "train_loss": total / len(perm), "seconds": time.perf_counter() - start}
-            if has_val:
-                record["val_loss"] = val_loss()
-            self.history_.append(record)
-            logger.info("%s epoch %s", self.kind, record)
-            if not has_val:
-                continue
-            if record["val_loss"] < best - 1e-6:
-                best, bad = record["val_loss"], 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= max(self.patience, 1):
-                    break
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        net.eval()
+        self.history_ = fit_loop(
+            net, batches, step_loss, optimizer=opt, epochs=self.max_epochs, clip_norm=5.0, mean="examples",
+            evaluate=val_loss if has_val else None,
+            stopping=EarlyStopping.lowest("val_loss", max(self.patience, 1), min_delta=1e-6) if has_val else None,
+            on_epoch=lambda rec, _: logger.info("%s epoch: %s", self.kind, format_record(rec)),
+            log=logger.info,
+        )
         self.onnx_ = _export(torch, net)
         self.__dict__.pop("thresholds_", None)
         if multi:
@@ -255,8 +234,9 @@ class _NeuralAnalyzer(Analyzer):
         self._check_fitted()
         if not self.multi_label_:
             raise InvalidInputError("tune_thresholds applies to multi-label models only.")
-        batch = as_text_batch(texts, method=f"{type(self).__name__}.tune_thresholds")
-        Y, _, _ = encode_targets(y, len(batch), self.labels_, True, f"{type(self).__name__}.tune_thresholds")
+        name = type(self).__name__
+        batch = as_text_batch(texts, method=f"{name}.tune_thresholds")
+        Y, _, _ = encode_targets(y, len(batch), self.labels_, True, owner=f"{name}.tune_thresholds")
         self.thresholds_ = best_f1_thresholds(self._proba_of_batch(batch), Y, grid)
         return self
 
@@ -264,7 +244,7 @@ class _NeuralAnalyzer(Analyzer):
     def _session(self) -> Any:
         sess = self.__dict__.get("_ort")
         if sess is None:
-            sess = onnx_session(self.onnx_, int(self.threads), feature=f"The {self._title} models")
+            sess = onnx_session(self.onnx_, int(self.threads), feature=f"The {self.title} models")
             self.__dict__["_ort"] = sess
         return sess
 
@@ -324,7 +304,7 @@ class _NeuralAnalyzer(Analyzer):
             onnx_bytes = (path / MODEL_FILE).read_bytes()
             words = vocab["words"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelFormatError(f"Cannot read the {cls._title} model in {path}: {exc}") from exc
+            raise ModelFormatError(f"Cannot read the {cls.title} model in {path}: {exc}") from exc
         model = cls(**cls._params_from_config(dict(config.get("params", {}))))
         model.vocab_ = {w: i + 2 for i, w in enumerate(words)}
         model.onnx_ = onnx_bytes
@@ -337,8 +317,9 @@ class _NeuralAnalyzer(Analyzer):
         return model
 
 
-class BiLSTMAnalyzer(_NeuralAnalyzer):
-    """A bidirectional LSTM over words, trained on your labelled texts (single- or multi-label).
+def _doc(summary: str, arch: str) -> str:
+    """A neural analyzer's docstring: ``summary``, then its parameters (``arch``: its own)."""
+    return summary + """
 
     Parameters
     ----------
@@ -348,9 +329,7 @@ class BiLSTMAnalyzer(_NeuralAnalyzer):
         Sigmoid per label (marginals) instead of a softmax; ``None`` detects it from ``y``.
     max_len:
         Tokens per chunk; longer texts are split into chunks and the chunk scores combined.
-    embed_dim, hidden:
-        Size of the word embeddings (trained from scratch) and of each LSTM direction.
-    dropout:
+""" + arch + """    dropout:
         Dropout before the output layer.
     min_count, max_vocab:
         Words seen fewer than ``min_count`` times are unknown; at most ``max_vocab`` ids.
@@ -368,9 +347,18 @@ class BiLSTMAnalyzer(_NeuralAnalyzer):
         Seed of initialisation, shuffling and dropout.
     """
 
+
+class BiLSTMAnalyzer(_NeuralAnalyzer):
+    __doc__ = _doc(
+        "A bidirectional LSTM over words, trained on your labelled texts (single- or multi-label).",
+        """    embed_dim, hidden:
+        Size of the word embeddings (trained from scratch) and of each LSTM direction.
+""",
+    )
+
     kind = "bilstm"
-    _title = "BiLSTM"
-    _int_params = ("hidden",)
+    title = "BiLSTM"
+    _parameter_constraints = {**_NeuralAnalyzer._parameter_constraints, "hidden": [Interval(int, 1, None)]}
 
     def __init__(
         self,
@@ -392,29 +380,15 @@ class BiLSTMAnalyzer(_NeuralAnalyzer):
         threads: int = 1,
         random_state: int = 0,
     ):
-        self.task = task
-        self.multi_label = multi_label
-        self.max_len = max_len
-        self.embed_dim = embed_dim
-        self.hidden = hidden
-        self.dropout = dropout
-        self.min_count = min_count
-        self.max_vocab = max_vocab
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.class_weight = class_weight
-        self.threshold = threshold
-        self.threads = threads
-        self.random_state = random_state
+        self._store(locals())
 
     def _network(self, torch: Any, vocab_size: int, n_out: int) -> Any:
         return _bilstm_network(torch, vocab_size, self.embed_dim, self.hidden, self.dropout, n_out)
 
 
 class TextCNNAnalyzer(_NeuralAnalyzer):
-    """A convolutional network over words (Kim, 2014), trained on your labelled texts
+    __doc__ = _doc(
+        """A convolutional network over words (Kim, 2014), trained on your labelled texts
     (single- or multi-label).
 
     Each kernel width ``k`` of ``kernel_sizes`` has ``filters`` convolution filters that look
@@ -422,41 +396,18 @@ class TextCNNAnalyzer(_NeuralAnalyzer):
     starting on padding are masked), the pooled features are concatenated, and a dropout
     layer and a linear layer give the label scores. The network pads every text on the right
     by ``max(kernel_sizes) - 1`` zero vectors itself, so a text shorter than the widest kernel
-    (one word, or none) still has a window of every width.
-
-    Parameters
-    ----------
-    task:
-        Name of the task (``"sentiment"``, ``"emotion"`` or your own); used in results.
-    multi_label:
-        Sigmoid per label (marginals) instead of a softmax; ``None`` detects it from ``y``.
-    max_len:
-        Tokens per chunk; longer texts are split into chunks and the chunk scores combined.
-    embed_dim:
+    (one word, or none) still has a window of every width.""",
+        """    embed_dim:
         Size of the word embeddings (trained from scratch).
     kernel_sizes, filters:
         Widths of the convolution windows (in words) and the number of filters per width.
-    dropout:
-        Dropout before the output layer.
-    min_count, max_vocab:
-        Words seen fewer than ``min_count`` times are unknown; at most ``max_vocab`` ids.
-    lr, batch_size, max_epochs, patience:
-        Adam learning rate, batch size, epoch limit, and epochs without improvement of the
-        validation loss before stopping (early stopping needs validation data).
-    class_weight:
-        ``"balanced"`` weighs each class of a single-label model by the inverse of its frequency
-        in the loss (good for macro-recall), or ``None``. Multi-label models tune thresholds instead.
-    threshold:
-        Decision threshold(s) for multi-label prediction; ``None`` uses the tuned ``thresholds_``.
-    threads:
-        onnxruntime threads for prediction.
-    random_state:
-        Seed of initialisation, shuffling and dropout.
-    """
+""",
+    )
 
     kind = "textcnn"
-    _title = "TextCNN"
-    _int_params = ("filters",)
+    title = "TextCNN"
+    _parameter_constraints = {**_NeuralAnalyzer._parameter_constraints, "filters": [Interval(int, 1, None)],
+                              "kernel_sizes": [list, tuple]}
 
     def __init__(
         self,
@@ -479,32 +430,12 @@ class TextCNNAnalyzer(_NeuralAnalyzer):
         threads: int = 1,
         random_state: int = 0,
     ):
-        self.task = task
-        self.multi_label = multi_label
-        self.max_len = max_len
-        self.embed_dim = embed_dim
-        self.kernel_sizes = kernel_sizes
-        self.filters = filters
-        self.dropout = dropout
-        self.min_count = min_count
-        self.max_vocab = max_vocab
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.class_weight = class_weight
-        self.threshold = threshold
-        self.threads = threads
-        self.random_state = random_state
+        self._store(locals())
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        ks = self.kernel_sizes
-        if (
-            not isinstance(ks, list | tuple)
-            or not ks
-            or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks)
-        ):
+        ks = self.kernel_sizes  # declared a list or tuple; its items are widths >= 1
+        if not (ks and all(Interval(int, 1, None).accepts(k) for k in ks)):
             raise InvalidInputError(
                 f"The 'kernel_sizes' parameter of {type(self).__name__} must be a non-empty list of integers >= 1 "
                 f"(window widths in words), e.g. (2, 3, 4, 5). Got {ks!r}."

@@ -23,7 +23,7 @@ import numpy as np
 from affectkit.aspects.analyze import AspectAnalyzer
 from affectkit.aspects.extract import EXTRACTORS
 from affectkit.datasets import AbsaSentence
-from affectkit.evaluation import score_single
+from affectkit.metrics import score_single
 from affectkit.registry import load
 
 __all__ = ["extraction_scores", "polarity_scores", "evaluate_aspects"]

@@ -340,7 +340,8 @@ def train(
     mode: Annotated[str, typer.Option(help="--arch ensemble: soft (weighted mean), hard (weighted votes) or stacking (logistic regression on the members' scores).")] = "soft",
 ) -> None:
     """Train a classic, BiLSTM, TextCNN, fine-tuned transformer or ensemble model on your labelled file and write a model directory."""
-    from affectkit.training import train_classic, train_neural
+    from affectkit.train.classic import train_classic
+    from affectkit.train.neural import train_neural
 
     columns = {"text_col": text_col, "label_col": label_col, "labels_col": labels_col,
                "label_cols": label_cols.split(",") if label_cols else None}
@@ -351,7 +352,7 @@ def train(
         report = train_transformer(data, out_dir, **columns, base=base, task=task, val=val, val_fraction=val_fraction,
                                    epochs=epochs, lr=lr, seed=seed, log=say)
     elif arch == "ensemble":
-        from affectkit.training import train_ensemble
+        from affectkit.train.ensemble import train_ensemble
 
         if not members:
             raise InvalidInputError("--arch ensemble needs --members, e.g. --members default,classic,lexicon.")

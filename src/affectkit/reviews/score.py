@@ -112,7 +112,7 @@ class ReviewScorer:
             if emo is not None:
                 full[live] = emo
                 if self.emotion.tags.multi_label:
-                    on = self.emotion._labels_from_proba(emo)
+                    on = self.emotion.labels_from_proba(emo)
                 else:
                     on = np.eye(len(labels), dtype=np.int64)[emo.argmax(axis=1)]
                 for k, i in enumerate(live):

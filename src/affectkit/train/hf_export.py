@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
+from affectkit.params import Interval, Options, validate_params
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ __all__ = ["export_hf"]
 MODEL_FILE = "model.onnx"
 OUTPUT_NAME = "logits"
 _FEATURE = "ONNX export of Hugging Face models"
+_CONSTRAINTS: dict[str, list[object]] = {"storage": [Options(("fp32", "fp16"))], "opset": [Interval(int, 14, None)]}
 
 # Texts the export is checked on (onnxruntime against torch): short, padded and long ones.
 _CHECK_TEXTS = (
@@ -116,10 +118,7 @@ def export_hf(
     ``atol`` (default 1e-4 for fp32, 5e-3 for fp16); the largest difference is stored in the config
     as ``export_check``.
     """
-    if storage not in ("fp32", "fp16"):
-        raise InvalidInputError(f"The 'storage' parameter of export_hf must be 'fp32' or 'fp16'. Got {storage!r}.")
-    if not isinstance(opset, int) or isinstance(opset, bool) or opset < 14:
-        raise InvalidInputError(f"The 'opset' parameter of export_hf must be an integer >= 14. Got {opset!r}.")
+    validate_params("export_hf", {"storage": storage, "opset": opset}, _CONSTRAINTS)
     torch = require("torch", "train", _FEATURE)
     require("onnx", "train", _FEATURE)
     analyzer = _as_analyzer(model)

@@ -9,9 +9,8 @@ a first run with ``[CLS]`` pooling reached only 0.19 GoEmotions macro-F1 after o
 The heads get a higher learning rate than the encoder (``head_lr``), and the emotion loss
 (a mean over 28 binary terms, so small) is scaled by ``emotion_weight``.
 
-Batches are single-task, grouped by length (shuffle, sort within chunks of 50 batches,
-shuffle the batches) so little time goes to padding; the two tasks' batches are mixed
-at random. The checkpoint with the best mean of TweetEval-val macro-recall and
+Batches are single-task, grouped by length (:func:`affectkit.train.batches.length_batches`)
+so little time goes to padding; the two tasks' batches are mixed at random. The checkpoint with the best mean of TweetEval-val macro-recall and
 GoEmotions-dev macro-F1 (per-label thresholds tuned on dev) is kept.
 
 Run ``python -m affectkit.train.multitask --help``. Needs ``pip install 'affectkit[train]'``.
@@ -34,7 +33,8 @@ import numpy as np
 
 from affectkit.exceptions import InvalidInputError, require
 from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
-from affectkit.text.normalize import normalize_for_transformer
+from affectkit.train.batches import collate, encode_texts, head_logits, length_batches
+from affectkit.train.loop import EarlyStopping, class_weights, fit_loop, param_groups, warmup_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -112,65 +112,28 @@ def _tokenizer(base: str | Path):
     return tok
 
 
-def _encode(tok, texts: list[str], max_length: int) -> list[list[int]]:
-    encs = tok.encode_batch([normalize_for_transformer(t) for t in texts])
-    out = []
-    for e in encs:
-        ids = e.ids
-        if len(ids) > max_length:  # training only: keep [CLS] ... [SEP]
-            ids = ids[: max_length - 1] + [ids[-1]]
-        out.append(ids)
-    return out
+# the old private name, still imported by tests/unit/test_transformer.py
 
-
-def _length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    idx = rng.permutation(len(lengths))
-    chunk = batch_size * 50
-    batches = []
-    for start in range(0, len(idx), chunk):
-        part = idx[start : start + chunk]
-        part = part[np.argsort(lengths[part], kind="stable")]
-        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
-def _collate(torch, seqs: list[list[int]], pad_id: int = 0):
-    width = max(len(s) for s in seqs)
-    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(seqs), width), dtype=np.int64)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = s
-        mask[i, : len(s)] = 1
-    return torch.from_numpy(ids), torch.from_numpy(mask)
 
 
 def predict_logits(model, seqs: list[list[int]], batch_size: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    import torch
-
-    order = np.argsort([len(s) for s in seqs], kind="stable")
-    sent = np.zeros((len(seqs), len(SENTIMENT_LABELS)), dtype=np.float32)
-    emo = np.zeros((len(seqs), len(EMOTION_LABELS)), dtype=np.float32)
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            ids, mask = _collate(torch, [seqs[i] for i in rows])
-            s, e = model(ids, mask)
-            sent[rows] = s.numpy()
-            emo[rows] = e.numpy()
+    """(sentiment logits, emotion logits) of token sequences."""
+    torch = require("torch", "train", "Training a transformer")
+    if not seqs:
+        return (np.zeros((0, len(SENTIMENT_LABELS)), dtype=np.float32),
+                np.zeros((0, len(EMOTION_LABELS)), dtype=np.float32))
+    sent, emo = head_logits(torch, model, seqs, batch_size)
     return sent, emo
 
 
 def evaluate_model(model, tok, data: dict[str, Any], max_length: int) -> dict[str, Any]:
     """TweetEval-val sentiment metrics and GoEmotions-dev emotion metrics (dev-tuned thresholds)."""
-    from affectkit.analyzers.classic.model import best_f1_thresholds
-    from affectkit.evaluation import crossfit_scores, score_multi, score_single
+    from affectkit.metrics import best_f1_thresholds, crossfit_scores, score_multi, score_single
 
-    sent_logits, _ = predict_logits(model, _encode(tok, data["sent_val_texts"], max_length))
+    sent_logits, _ = predict_logits(model, encode_texts(tok, data["sent_val_texts"], max_length))
     pred = [SENTIMENT_LABELS[i] for i in sent_logits.argmax(1)]
     sentiment = score_single(data["sent_val_y"], pred, SENTIMENT_LABELS)
-    _, emo_logits = predict_logits(model, _encode(tok, data["emo_dev_texts"], max_length))
+    _, emo_logits = predict_logits(model, encode_texts(tok, data["emo_dev_texts"], max_length))
     P = 1.0 / (1.0 + np.exp(-emo_logits))
     Y = data["emo_dev_Y"]
     thresholds = best_f1_thresholds(P, Y)
@@ -187,7 +150,7 @@ def evaluate_model(model, tok, data: dict[str, Any], max_length: int) -> dict[st
 
 def load_data(cfg: TrainConfig) -> dict[str, Any]:
     from affectkit.datasets import load_dataset
-    from affectkit.evaluation import indicator
+    from affectkit.metrics import indicator
 
     sent = load_dataset("semeval2017-sentiment:train", cfg.data)
     sval = load_dataset("tweeteval-sentiment:val", cfg.data)
@@ -224,13 +187,11 @@ def train(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, Any
     data = data or load_data(cfg)
     tok = _tokenizer(base)
     model = build_model(base, cfg.dropout)
-    s_seqs = _encode(tok, data["sent_texts"], cfg.max_length)
-    e_seqs = _encode(tok, data["emo_texts"], cfg.max_length)
+    s_seqs = encode_texts(tok, data["sent_texts"], cfg.max_length)
+    e_seqs = encode_texts(tok, data["emo_texts"], cfg.max_length)
     s_y = torch.as_tensor(data["sent_y"])
     e_Y = torch.as_tensor(data["emo_Y"], dtype=torch.float32)
-    counts = np.bincount(data["sent_y"], minlength=len(SENTIMENT_LABELS)).astype(float)
-    weights = 1.0 / np.sqrt(np.maximum(counts, 1.0))
-    weights = weights / (weights * counts).sum() * counts.sum()  # mean weight 1 over the data
+    weights = class_weights(data["sent_y"], len(SENTIMENT_LABELS), "sqrt")
     ce = torch.nn.CrossEntropyLoss(weight=torch.as_tensor(weights, dtype=torch.float32))
     bce = torch.nn.BCEWithLogitsLoss()
 
@@ -240,63 +201,58 @@ def train(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, Any
     total = steps_per_epoch * cfg.epochs
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
-    no_decay = ("bias", "LayerNorm.weight")
-    enc = [(n, p) for n, p in model.named_parameters() if n.startswith("encoder.")]
-    heads = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    groups = [
-        {"params": [p for n, p in enc if not any(k in n for k in no_decay)], "weight_decay": cfg.weight_decay},
-        {"params": [p for n, p in enc if any(k in n for k in no_decay)], "weight_decay": 0.0},
-        {"params": heads, "weight_decay": 0.0, "lr": cfg.head_lr},
-    ]
-    opt = torch.optim.AdamW(groups, lr=cfg.lr)
-    warm = max(1, int(total * cfg.warmup))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda step: min((step + 1) / warm, max(0.0, (total - step) / max(1, total - warm)))
-    )
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay, head_lr=cfg.head_lr), lr=cfg.lr)
+    sched = warmup_schedule(opt, total, cfg.warmup)
+
+    def batches(epoch: int) -> list[tuple[str, np.ndarray]]:
+        """Single-task batches of both tasks, grouped by length, mixed at random."""
+        plan = [("s", b) for b in length_batches(s_len, cfg.batch_size, rng)]
+        plan += [("e", b) for b in length_batches(e_len, cfg.batch_size, rng)]
+        return [plan[j] for j in rng.permutation(len(plan))]
+
+    def step_loss(model: Any, batch: tuple[str, np.ndarray]) -> Any:
+        task, rows = batch
+        ids, mask = collate(torch, [(s_seqs if task == "s" else e_seqs)[i] for i in rows])
+        s_logits, e_logits = model(ids, mask)
+        rows_t = torch.as_tensor(rows)
+        return ce(s_logits, s_y[rows_t]) if task == "s" else cfg.emotion_weight * bce(e_logits, e_Y[rows_t])
+
     history: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
-    step = 0
+    state = {"step": 0, "running": 0.0, "metrics": {}}
     t0 = time.time()
-    for epoch in range(cfg.epochs):
-        plan = [("s", b) for b in _length_batches(s_len, cfg.batch_size, rng)]
-        plan += [("e", b) for b in _length_batches(e_len, cfg.batch_size, rng)]
-        order = rng.permutation(len(plan))
-        model.train()
-        running = 0.0
-        for j in order:
-            if step >= total:
-                break
-            task, rows = plan[j]
-            seqs = s_seqs if task == "s" else e_seqs
-            ids, mask = _collate(torch, [seqs[i] for i in rows])
-            s_logits, e_logits = model(ids, mask)
-            rows_t = torch.as_tensor(rows)
-            loss = ce(s_logits, s_y[rows_t]) if task == "s" else cfg.emotion_weight * bce(e_logits, e_Y[rows_t])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            running += float(loss.detach())
-            step += 1
-            if step % cfg.log_every == 0:
-                rate = step / (time.time() - t0)
-                logger.info(
-                    "epoch %d step %d/%d loss %.4f lr %.2e %.2f steps/s eta %.0f min",
-                    epoch + 1, step, total, running / cfg.log_every, sched.get_last_lr()[0], rate, (total - step) / rate / 60,
-                )
-                running = 0.0
-        metrics = evaluate_model(model, tok, data, cfg.max_length)
-        metrics.update(epoch=epoch + 1, step=step, minutes=(time.time() - t0) / 60)
+
+    def on_step(epoch: int, step: int, loss: float) -> None:
+        state["step"] = step
+        state["running"] += loss
+        if step % cfg.log_every == 0:
+            rate = step / (time.time() - t0)
+            logger.info(
+                "epoch %d step %d/%d loss %.4f lr %.2e %.2f steps/s eta %.0f min",
+                epoch, step, total, state["running"] / cfg.log_every, sched.get_last_lr()[0], rate, (total - step) / rate / 60,
+            )
+            state["running"] = 0.0
+
+    def evaluate() -> dict[str, Any]:
+        state["metrics"] = evaluate_model(model, tok, data, cfg.max_length)
+        return {"score": state["metrics"]["score"]}
+
+    def on_epoch(record: dict[str, Any], improved: bool) -> None:
+        nonlocal best
+        state["running"] = 0.0
+        metrics = state["metrics"]
+        metrics.update(epoch=record["epoch"], step=state["step"], minutes=(time.time() - t0) / 60)
         history.append({k: v for k, v in metrics.items() if k != "thresholds"})
-        logger.info("epoch %d: %s", epoch + 1, {k: v for k, v in metrics.items() if k != "thresholds"})
-        if best is None or metrics["score"] > best["score"]:
+        logger.info("epoch %d: %s", record["epoch"], {k: v for k, v in metrics.items() if k != "thresholds"})
+        if improved:
             best = metrics
             torch.save(model.state_dict(), out / "best.pt")
         report = {"config": asdict(cfg) | {"base": str(base)}, "best": best, "history": history}
         (out / "train_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-        if step >= total:
-            break
+
+    fit_loop(model, batches, step_loss, optimizer=opt, scheduler=sched, epochs=cfg.epochs, clip_norm=1.0,
+             evaluate=evaluate, stopping=EarlyStopping(lambda r: r["score"], None, keep_state=False),
+             max_steps=total, on_step=on_step, on_epoch=on_epoch, log=logger.info)
     assert best is not None
     return {"config": asdict(cfg) | {"base": str(base)}, "best": best, "history": history}
 
