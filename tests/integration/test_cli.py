@@ -256,8 +256,6 @@ def test_serve_without_the_extra_is_a_clear_error(monkeypatch):
     assert r.exit_code == 1 and "pip install 'affectkit[serve]'" in r.stderr and "Traceback" not in r.output
 
 
-@pytest.mark.xfail(strict=True, reason="evaluation.indicator raises KeyError for a label the model lacks; "
-                                       "it should raise InvalidInputError (as calibration._gold_index does)")
 def test_calibrate_on_labels_of_another_task_is_bad_input(tmp_path):
     data = tmp_path / "val.csv"
     _write_csv(data, ["text", "label"], list(zip(SENTIMENT_TEXTS, SENTIMENT_Y, strict=True)))
