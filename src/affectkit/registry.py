@@ -55,9 +55,15 @@ class Registry:
     def __init__(self) -> None:
         self._specs: dict[str, ModelSpec] = {}
         self._aliases: dict[str, str] = {}
-        self._entry_points_loaded = False
         self._schemes: dict[str, Callable[..., Any]] = {}
-        self._scheme_entry_points_loaded = False
+        self._groups_read: set[str] = set()
+
+    def _new_entry_points(self, group: str) -> list[metadata.EntryPoint]:
+        """The entry points of ``group`` the first time it is asked for; then none (each group is read once)."""
+        if group in self._groups_read:
+            return []
+        self._groups_read.add(group)
+        return list(metadata.entry_points(group=group))
 
     def register(self, spec: ModelSpec) -> ModelSpec:
         if spec.name in self._specs or spec.name in self._aliases:
@@ -72,10 +78,7 @@ class Registry:
         self._aliases[alias] = name
 
     def _load_entry_points(self) -> None:
-        if self._entry_points_loaded:
-            return
-        self._entry_points_loaded = True
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in self._new_entry_points(ENTRY_POINT_GROUP):
             if ep.name in self._specs or ep.name in self._aliases:
                 logger.warning("entry point %r shadows a built-in model name; ignored", ep.name)
                 continue
@@ -116,10 +119,7 @@ class Registry:
         self._schemes[scheme] = loader
 
     def _load_scheme_entry_points(self) -> None:
-        if self._scheme_entry_points_loaded:
-            return
-        self._scheme_entry_points_loaded = True
-        for ep in metadata.entry_points(group=SCHEME_ENTRY_POINT_GROUP):
+        for ep in self._new_entry_points(SCHEME_ENTRY_POINT_GROUP):
             self._schemes.setdefault(ep.name, _lazy(ep, call=False))
 
     def schemes(self) -> list[str]:
