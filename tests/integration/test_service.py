@@ -443,7 +443,7 @@ def test_audio_route(tmp_path):
 
 
 def test_analyze_shares_one_encoder_pass_for_both_heads(client):
-    assert "sentiment+emotion" in client.app.state.affectkit["batchers"]
+    assert "sentiment+emotion" in client.app.state.runtime.batchers
     texts = ["Thanks so much, this made my day!", "It broke again and I am fed up."]
     together = client.post("/v1/analyze", json={"texts": texts, "tasks": ["sentiment", "emotion"]}).json()["results"]
     for task in ("sentiment", "emotion"):
