@@ -443,7 +443,7 @@ def test_audio_route(tmp_path):
 
 
 def test_analyze_shares_one_encoder_pass_for_both_heads(client):
-    assert "sentiment+emotion" in client.app.state.affectkit["batchers"]
+    assert "sentiment+emotion" in client.app.state.runtime.batchers
     texts = ["Thanks so much, this made my day!", "It broke again and I am fed up."]
     together = client.post("/v1/analyze", json={"texts": texts, "tasks": ["sentiment", "emotion"]}).json()["results"]
     for task in ("sentiment", "emotion"):
@@ -451,3 +451,51 @@ def test_analyze_shares_one_encoder_pass_for_both_heads(client):
         for a, b in zip((item[task] for item in together), alone, strict=True):
             assert a["labels"] == b["labels"]
             assert all(abs(a["scores"][k] - b["scores"][k]) < 1e-5 for k in a["scores"])
+
+
+# ---- structure
+
+
+def test_service_modules_never_import_the_service_package():
+    """Modules of affectkit.service import each other by full name: no cycle through the package __init__."""
+    import ast
+
+    import affectkit.service.app as app_module
+
+    root = Path(app_module.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "__init__.py" and path.parent == root:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert "affectkit.service" not in names, f"{path.name} imports the affectkit.service package"
+
+
+def test_model_capabilities_come_from_tags(monkeypatch):
+    """The speech analyzer shares the emotion model when its tags say it reads text; spin goes off by tag."""
+    import affectkit.registry
+    from affectkit.base import Tags
+    from affectkit.service.runtime import load_models
+
+    class Fake:
+        def __init__(self, tags: Tags):
+            self.tags, self.set = tags, {}
+
+        def set_params(self, **params):
+            self.set.update(params)
+
+        def predict_proba(self, texts):
+            return [[1.0] for _ in texts]
+
+        def _check_fitted(self):
+            pass
+
+    made = {"emotion": Fake(Tags(task="emotion", spin=True)), "audio": Fake(Tags(modalities=("audio", "text"))),
+            "speech": Fake(Tags(modalities=("audio",)))}
+    monkeypatch.setattr(affectkit.registry, "load", lambda name: made[name])
+    models = load_models(ServiceSettings(sentiment=None, emotion="emotion", audio="audio"))
+    assert models["audio"].set == {"text": made["emotion"]} and made["emotion"].set == {"spin": False}
+    models = load_models(ServiceSettings(sentiment=None, emotion="emotion", audio="speech"))
+    assert made["speech"].set == {}
