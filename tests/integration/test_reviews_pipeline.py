@@ -261,8 +261,8 @@ def test_ray_engine_matches_local(tmp_path):
     ("kwargs", "match"),
     [
         ({"text_col": "body"}, "'text_col' column 'body' is not in"),
-        ({"text_col": "text", "engine": "spark"}, "'engine' parameter must be one of"),
-        ({"text_col": "text", "workers": 0}, "'workers' parameter must be a positive integer"),
+        ({"text_col": "text", "engine": "spark"}, "'engine' parameter of run_reviews must be one of"),
+        ({"text_col": "text", "workers": 0}, "'workers' parameter of run_reviews must be an int >= 1"),
         ({"text_col": "text", "sentiment": None, "emotion": None}, "At least one of"),
         ({"text_col": "text", "rating_col": "stars"}, "'rating_col' column 'stars'"),
     ],

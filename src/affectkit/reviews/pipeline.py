@@ -32,6 +32,7 @@ import numpy as np
 
 from affectkit._runtime import peak_rss_mb
 from affectkit.exceptions import InvalidInputError, require
+from affectkit.params import Interval, Options, validate_params
 from affectkit.reviews.checkpoint import MANIFEST_VERSION, Checkpoint, file_digest
 from affectkit.reviews.engines import ENGINES, run_engine
 from affectkit.reviews.score import SEP, ScorerSpec
@@ -86,17 +87,19 @@ class TopicPlan:
 
 
 # -- parameters ----------------------------------------------------------------------------------
+_PARAMETER_CONSTRAINTS = {
+    "topic_assign": [Options(("embeddings", "tfidf"))],
+    "engine": [Options(tuple(ENGINES))],
+    "workers": [Interval(int, 1, None)],
+    "batch_size": [Interval(int, 1, None)],
+    "topic_sample": [Interval(int, 1, None)],
+}
+
+
 def _check_parameters(topic_assign: str, engine: str, workers: int, batch_size: int, topic_sample: int,
                       sentiment: str | None, emotion: str | None) -> None:
-    if topic_assign not in ("embeddings", "tfidf"):
-        raise InvalidInputError(
-            f"The 'topic_assign' parameter must be 'embeddings' or 'tfidf'. Got {topic_assign!r}."
-        )
-    if engine not in ENGINES:
-        raise InvalidInputError(f"The 'engine' parameter must be one of {list(ENGINES)}. Got {engine!r}.")
-    for name, value in (("workers", workers), ("batch_size", batch_size), ("topic_sample", topic_sample)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise InvalidInputError(f"The '{name}' parameter must be a positive integer. Got {value!r}.")
+    validate_params("run_reviews", {"topic_assign": topic_assign, "engine": engine, "workers": workers,
+                                    "batch_size": batch_size, "topic_sample": topic_sample}, _PARAMETER_CONSTRAINTS)
     if sentiment is None and emotion is None:
         raise InvalidInputError("At least one of 'sentiment' and 'emotion' must name a model. Got None for both.")
 
