@@ -261,3 +261,18 @@ def test_calibrate_on_labels_of_another_task_is_bad_input(tmp_path):
     _write_csv(data, ["text", "label"], list(zip(SENTIMENT_TEXTS, SENTIMENT_Y, strict=True)))
     r = run("calibrate", "emotion", "--data", str(data))
     assert r.exit_code == 2 and "positive" in r.stderr
+
+
+def test_serve_options_not_given_come_from_the_environment(monkeypatch):
+    pytest.importorskip("fastapi")
+    uvicorn = pytest.importorskip("uvicorn")
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda application, **kw: apps.append(application))
+    monkeypatch.setenv("AFFECTKIT_MAX_TEXTS", "7")
+    monkeypatch.setenv("AFFECTKIT_MAX_CHARS", "900")
+    r = run("serve", "--audio", "none", "--sentiment", "lexicon", "--emotion", "none", "--max-chars", "1000")
+    assert r.exit_code == 0, r.output
+    settings = apps[0].state.settings
+    assert settings.max_texts == 7  # not on the command line: the environment's
+    assert settings.max_chars == 1000  # on the command line: wins over the environment
+    assert settings.sentiment == "lexicon" and settings.emotion is None

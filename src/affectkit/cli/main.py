@@ -572,6 +572,7 @@ def audio_cmd(
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.", min=0, max=65535)] = 8000,
     sentiment: Annotated[str, typer.Option("--sentiment", help="Sentiment model name or directory ('none' to leave out).")] = "sentiment",
@@ -586,15 +587,23 @@ def serve(
     cors_origin: Annotated[list[str] | None, typer.Option("--cors-origin", help="Allow browser calls from this origin (repeatable). Off by default.")] = None,
     job_workers: Annotated[int, typer.Option(help="Review jobs run at the same time.", min=1)] = 1,
 ) -> None:
-    """Serve the HTTP API and web page (needs the [serve] extra). Set AFFECTKIT_API_KEY to require a key."""
+    """Serve the HTTP API and web page (needs the [serve] extra). Set AFFECTKIT_API_KEY to require a key.
+
+    Options not given here come from environment variables AFFECTKIT_<SETTING> (e.g. AFFECTKIT_MAX_TEXTS),
+    else from their defaults.
+    """
     none = ("none", "")
-    application, uvicorn = _service_app(
-        sentiment=None if sentiment.lower() in none else sentiment,
-        emotion=None if emotion.lower() in none else emotion,
-        aspects=with_aspects, audio=audio, jobs_dir=jobs_dir, max_texts=max_texts, max_chars=max_chars,
-        max_upload_bytes=max_upload_mb * 1024 * 1024, timeout_s=timeout, cors_origins=tuple(cors_origin or ()),
-        job_workers=job_workers,
-    )
+    given = {  # option -> (settings field, value); options left at their default defer to AFFECTKIT_<FIELD>
+        "sentiment": ("sentiment", None if sentiment.lower() in none else sentiment),
+        "emotion": ("emotion", None if emotion.lower() in none else emotion),
+        "with_aspects": ("aspects", with_aspects), "jobs_dir": ("jobs_dir", jobs_dir),
+        "max_texts": ("max_texts", max_texts), "max_chars": ("max_chars", max_chars),
+        "max_upload_mb": ("max_upload_bytes", max_upload_mb * 1024 * 1024), "timeout": ("timeout_s", timeout),
+        "cors_origin": ("cors_origins", tuple(cors_origin or ())), "job_workers": ("job_workers", job_workers),
+    }
+    settings = {field: value for option, (field, value) in given.items()
+                if getattr(ctx.get_parameter_source(option), "name", "DEFAULT") != "DEFAULT"}
+    application, uvicorn = _service_app(audio=audio, **settings)
     key = "on (AFFECTKIT_API_KEY)" if application.state.settings.api_key else "off"
     err.print(f"affectkit serving on http://{host}:{port}  (API key: {key}; docs at /docs)")
     uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
