@@ -177,8 +177,8 @@ class TransformerAnalyzer(Analyzer):
         cached = self.__dict__.get("_bb_cached")
         if cached is not None and cached[0][:2] == (self.path, self.head):
             return cached[1].config["heads"][self.head]
-        if self.path is None or not (Path(self.path) / "config.json").is_file():
-            return self._bb().config["heads"][self.head]  # raises the error that says what is missing
+        if not isinstance(self.path, str | Path) or not (Path(self.path) / "config.json").is_file():
+            return self._bb().config["heads"][self.head]  # raises the error that says what is wrong
         heads = _heads(str(Path(self.path).resolve()))
         if self.head not in heads:
             raise InvalidInputError(
