@@ -18,6 +18,7 @@ An analyzer behaves like a scikit-learn estimator:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -58,6 +59,13 @@ class Tags:
     threads: bool = False
     #: It has a ``spin`` parameter: ``False`` lets its idle inference threads sleep (for servers).
     spin: bool = False
+
+
+@functools.cache
+def _init_params(init: Any) -> tuple[str, ...]:
+    """The keyword parameters of an ``__init__`` (cached: ``get_params`` runs on every prediction)."""
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return tuple(p.name for p in inspect.signature(init).parameters.values() if p.name != "self" and p.kind in kinds)
 
 
 #: Every analyzer class with a ``kind``, by kind: filled as classes are defined (see ``__init_subclass__``).
@@ -102,9 +110,7 @@ class Estimator:
     # -- scikit-learn style parameters ---------------------------------------------------
     @classmethod
     def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind in kinds]
+        return list(_init_params(cls.__init__))
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
@@ -146,6 +152,7 @@ class Estimator:
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "analyzer": self.kind,
+            "module": type(self).__module__,
             "affectkit_version": __version__,
             "task": self.tags.task,
             "labels": list(self.labels_),

@@ -156,14 +156,23 @@ def _lazy(ep: metadata.EntryPoint, call: bool = True) -> Callable[..., Any]:
 
 
 # -- model directories ------------------------------------------------------------------------
-def analyzer_class(kind: str) -> type:
+def analyzer_class(kind: str, module: str | None = None) -> type:
     """The analyzer class whose ``kind`` is ``kind`` (the ``"analyzer"`` of a model directory's config).
 
     Classes register themselves when defined (:meth:`Analyzer.__init_subclass__`); the first
-    time a kind is unknown, affectkit's analyzer packages and the ``affectkit.kinds`` entry
-    points are imported, so the table is derived from the classes and never written by hand.
+    time a kind is unknown, the ``module`` a model directory names (only inside affectkit's analyzer
+    packages), else all of affectkit's analyzer packages and the ``affectkit.kinds`` entry points are
+    imported, so the table is derived from the classes and never written by hand.
     """
     kinds = analyzer_kinds()
+    if kind not in kinds and isinstance(module, str) and module.startswith(tuple(f"{p}." for p in ANALYZER_PACKAGES)):
+        import importlib
+
+        try:  # the module the directory names: one import instead of all of them
+            importlib.import_module(module)
+        except ImportError:
+            pass
+        kinds = analyzer_kinds()
     if kind not in kinds:
         discover_kinds()
         kinds = analyzer_kinds()
@@ -202,7 +211,7 @@ def load_dir(path: str | Path) -> Any:
     config = read_config(path)
     kind = config.get("analyzer")
     try:
-        cls = analyzer_class(str(kind))
+        cls = analyzer_class(str(kind), config.get("module"))
     except ModelFormatError as exc:
         raise ModelFormatError(f"{path}/config.json names analyzer {kind!r}. {exc}") from None
     return cls._from_dir(path, config)

@@ -65,3 +65,19 @@ def test_bad_param_at_load():
 def test_every_model_has_a_description():
     for spec in affectkit.list_models():
         assert spec.description and spec.task in ("sentiment", "emotion", "speech-emotion")
+
+
+def test_model_directory_names_its_module_and_only_affectkit_modules_are_imported_from_it(tmp_path):
+    import json
+    import sys
+
+    from affectkit.registry import analyzer_class
+
+    path = affectkit.load("lexicon").save(tmp_path / "lex")
+    config = json.loads((path / "config.json").read_text())
+    assert config["module"] == "affectkit.analyzers.lexicon"
+    # a directory cannot make the registry import a module outside affectkit's analyzer packages
+    assert analyzer_class("lexicon", module="json").kind == "lexicon"
+    assert "antigravity" not in sys.modules
+    analyzer_class("lexicon", module="antigravity")
+    assert "antigravity" not in sys.modules
