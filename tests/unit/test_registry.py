@@ -77,7 +77,7 @@ def test_model_directory_names_its_module_and_only_affectkit_modules_are_importe
     config = json.loads((path / "config.json").read_text())
     assert config["module"] == "affectkit.analyzers.lexicon"
     # a directory cannot make the registry import a module outside affectkit's analyzer packages
-    assert analyzer_class("lexicon", module="json").kind == "lexicon"
-    assert "antigravity" not in sys.modules
-    analyzer_class("lexicon", module="antigravity")
-    assert "antigravity" not in sys.modules
+    assert "this" not in sys.modules
+    with pytest.raises(ModelFormatError, match="no-such-kind"):
+        analyzer_class("no-such-kind", module="this")
+    assert "this" not in sys.modules
