@@ -29,8 +29,8 @@ from typing import Any, ClassVar, Self, overload
 
 import numpy as np
 
-from affectkit import __version__
 from affectkit._validation import TextBatch, as_text_batch, check_threshold, clean_text
+from affectkit._version import __version__
 from affectkit.emotion.taxonomy import coarsen, coarsen_proba
 from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedError
 from affectkit.explain import explain_results

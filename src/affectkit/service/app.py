@@ -56,7 +56,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or ServiceSettings()
     if settings.api_key is None:
         settings = settings.model_copy(update={"api_key": os.environ.get("AFFECTKIT_API_KEY") or ""})
-    from affectkit import __version__
+    from affectkit._version import __version__
 
     app = FastAPI(
         title="affectkit", version=__version__, lifespan=lifespan,

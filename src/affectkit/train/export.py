@@ -179,7 +179,7 @@ def transformer_config(heads: dict[str, dict[str, Any]], *, max_length: int, sto
     first head is the one an analyzer loaded from the directory serves. ``normalize`` says whether
     texts go through the tweet normalisation the model was trained with. ``extra`` keys are added.
     """
-    from affectkit import __version__
+    from affectkit._version import __version__
     from affectkit.base import FORMAT_NAME, FORMAT_VERSION
 
     task, head = next(iter(heads.items()))
