@@ -485,10 +485,10 @@ def _validation_scores(path: Path, rows: _Rows) -> dict[str, float]:
     """The exported model's scores on the validation rows (as ``affectkit evaluate`` gives them)."""
     if not rows.val_texts:
         return {}
-    import affectkit
     from affectkit.evaluation import evaluate
+    from affectkit.registry import load
 
-    return evaluate([affectkit.load(str(path))], rows.val_texts, rows.val_y, data_name="validation").results[0].metrics
+    return evaluate([load(str(path))], rows.val_texts, rows.val_y, data_name="validation").results[0].metrics
 
 
 # -- export -----------------------------------------------------------------------------------
