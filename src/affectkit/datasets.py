@@ -15,7 +15,7 @@ from pathlib import Path
 from affectkit.exceptions import InvalidInputError
 from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
-__all__ = ["Dataset", "data_root", "load_dataset", "DATASETS"]
+__all__ = ["Dataset", "AbsaSentence", "data_root", "load_dataset", "load_absa", "read_absa_xml", "is_absa", "DATASETS"]
 
 
 @dataclass
@@ -125,28 +125,74 @@ class AbsaSentence:
     aspects: list[tuple[str, int, int, str]]  # term, start, end, polarity
 
 
-ABSA_FILES = {"restaurants": "Restaurants_Train_v2.xml", "laptops": "Laptop_Train_v2.xml"}
+#: The named aspect-term sets: (name, domain) -> file of ``../shared/data/<name>/`` (train files).
+ABSA_FILES = {
+    ("semeval2014-absa", "restaurants"): "Restaurants_Train_v2.xml",
+    ("semeval2014-absa", "laptops"): "Laptop_Train_v2.xml",
+    ("semeval2016-absa", "restaurants"): "ABSA16_Restaurants_Train_SB1_v2.xml",
+}
 
 
-def load_absa(spec: str, root: str | Path | None = None) -> list[AbsaSentence]:
-    """SemEval-2014 Task 4 aspect terms: ``"semeval2014-absa:restaurants"`` or ``":laptops"`` (train files)."""
+def is_absa(spec: str | Path) -> bool:
+    """Whether ``--data`` names aspect data: a named set above or a SemEval ``.xml`` file."""
+    text = str(spec)
+    return text.lower().endswith(".xml") or text.partition(":")[0] in {name for name, _ in ABSA_FILES}
+
+
+def load_absa(spec: str | Path, root: str | Path | None = None) -> list[AbsaSentence]:
+    """Aspect terms with their polarity: a named set (``"semeval2014-absa:restaurants"``, ``":laptops"``,
+    ``"semeval2016-absa:restaurants"``) or the path of a SemEval-2014 or SemEval-2016 (SB1) XML file."""
+    text = str(spec)
+    if text.lower().endswith(".xml"):
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise InvalidInputError(f"The aspect data file {text!r} does not exist.")
+        return read_absa_xml(path)
+    name, _, domain = text.partition(":")
+    if (name, domain) not in ABSA_FILES:
+        known = ", ".join(f"{n}:{d}" for n, d in ABSA_FILES)
+        raise InvalidInputError(f"Unknown aspect data set {text!r}. Known: {known}, or the path of a SemEval .xml file.")
+    base = data_root(root)
+    path = None if base is None else base / name / ABSA_FILES[(name, domain)]
+    if path is None or not path.is_file():
+        raise InvalidInputError(f"{text} was not found (looked in {base}). Set AFFECTKIT_DATA to the data directory.")
+    return read_absa_xml(path)
+
+
+def read_absa_xml(path: str | Path) -> list[AbsaSentence]:
+    """Sentences and aspect terms of a SemEval XML file, in either format:
+
+    * 2014 Task 4: ``<aspectTerm term= from= to= polarity=>``;
+    * 2016 Task 5 (SB1, sentence level): ``<Opinion target= from= to= category= polarity=>``. Opinions
+      without a target (``target="NULL"``: about a category only) are left out; several opinions on
+      one span count once, as ``conflict`` when their polarities differ (scored like 2014's conflict:
+      excluded from polarity).
+    """
     import xml.etree.ElementTree as ET
 
-    name, _, domain = spec.partition(":")
-    if name != "semeval2014-absa" or domain not in ABSA_FILES:
-        raise InvalidInputError(
-            f"Unknown aspect data set {spec!r}. Known: semeval2014-absa:restaurants, semeval2014-absa:laptops."
-        )
-    base = data_root(root)
-    path = None if base is None else base / name / ABSA_FILES[domain]
-    if path is None or not path.is_file():
-        raise InvalidInputError(f"{spec} was not found (looked in {base}). Set AFFECTKIT_DATA to the data directory.")
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise InvalidInputError(f"Cannot read {path} as SemEval XML: {exc}") from None
     out = []
-    for sentence in ET.parse(path).getroot().iter("sentence"):
+    for sentence in root.iter("sentence"):
         text = sentence.findtext("text") or ""
-        aspects = [
-            (a.get("term", ""), int(a.get("from", 0)), int(a.get("to", 0)), a.get("polarity", ""))
-            for a in sentence.iter("aspectTerm")
-        ]
-        out.append(AbsaSentence(text, aspects))
+        spans: dict[tuple[int, int], tuple[str, str]] = {}
+        for a in sentence.iter("aspectTerm"):
+            spans[(int(a.get("from", 0)), int(a.get("to", 0)))] = (a.get("term", ""), a.get("polarity", ""))
+        for o in sentence.iter("Opinion"):
+            target = o.get("target")
+            if target is None or target == "NULL" or o.get("from") is None:
+                continue
+            span = (int(o.get("from", 0)), int(o.get("to", 0)))
+            polarity = o.get("polarity", "")
+            if span in spans and spans[span][1] != polarity:
+                polarity = "conflict"
+            spans[span] = (target, polarity)
+        out.append(AbsaSentence(text, [(term, s, e, pol) for (s, e), (term, pol) in sorted(spans.items())]))
+    if not any(s.aspects for s in out):
+        raise InvalidInputError(
+            f"{path} holds no aspect terms (no <aspectTerm>, and no <Opinion> with a target): "
+            f"category-only annotations cannot be scored for terms."
+        )
     return out

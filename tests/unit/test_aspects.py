@@ -137,3 +137,66 @@ def test_polarity_scores_report_the_mixed_subset():
     agree = polarity_scores(sentences[1:3], affectkit.load("lexicon"))["mixed"]
     assert agree["clause"] == {"accuracy": None, "macro_f1": None, "n": 0}
     assert json.loads(json.dumps(agree, allow_nan=False)) == agree
+
+
+# -- SemEval XML files given by path (both formats), as `affectkit evaluate --data file.xml` reads them
+XML_2014 = """<?xml version="1.0" encoding="UTF-8"?>
+<sentences>
+  <sentence id="1"><text>The pasta was lovely but the waiter was rude.</text>
+    <aspectTerms><aspectTerm term="pasta" polarity="positive" from="4" to="9"/>
+      <aspectTerm term="waiter" polarity="negative" from="29" to="35"/></aspectTerms></sentence>
+  <sentence id="2"><text>We ordered the menu of the day.</text>
+    <aspectTerms><aspectTerm term="menu of the day" polarity="neutral" from="15" to="30"/></aspectTerms></sentence>
+  <sentence id="3"><text>Nothing else to say.</text></sentence>
+</sentences>
+"""
+XML_2016 = """<?xml version="1.0" encoding="UTF-8"?>
+<Reviews><Review rid="1"><sentences>
+  <sentence id="1:0"><text>The pasta was lovely but the waiter was rude.</text><Opinions>
+    <Opinion target="pasta" category="FOOD#QUALITY" polarity="positive" from="4" to="9"/>
+    <Opinion target="waiter" category="SERVICE#GENERAL" polarity="negative" from="29" to="35"/>
+    <Opinion target="waiter" category="SERVICE#STYLE" polarity="negative" from="29" to="35"/>
+    <Opinion target="NULL" category="RESTAURANT#GENERAL" polarity="positive" from="0" to="0"/></Opinions></sentence>
+  <sentence id="1:1"><text>The bread was warm, the bread was stale.</text><Opinions>
+    <Opinion target="bread" category="FOOD#QUALITY" polarity="positive" from="4" to="9"/>
+    <Opinion target="bread" category="FOOD#STYLE_OPTIONS" polarity="negative" from="4" to="9"/></Opinions></sentence>
+</sentences></Review></Reviews>
+"""
+
+
+def test_semeval_xml_files_in_both_formats(tmp_path):
+    from affectkit.datasets import load_absa
+
+    (tmp_path / "a.xml").write_text(XML_2014, encoding="utf-8")
+    (tmp_path / "b.xml").write_text(XML_2016, encoding="utf-8")
+    s14 = load_absa(tmp_path / "a.xml")
+    assert [s.aspects for s in s14] == [[("pasta", 4, 9, "positive"), ("waiter", 29, 35, "negative")],
+                                        [("menu of the day", 15, 30, "neutral")], []]
+    s16 = load_absa(str(tmp_path / "b.xml"))
+    # target-less opinions are left out; two opinions on one span count once, 'conflict' when they disagree
+    assert [s.aspects for s in s16] == [[("pasta", 4, 9, "positive"), ("waiter", 29, 35, "negative")],
+                                        [("bread", 4, 9, "conflict")]]
+
+
+def test_cli_evaluates_an_xml_file_by_path(tmp_path):
+    path = tmp_path / "mine.xml"
+    path.write_text(XML_2014, encoding="utf-8")
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(path), "--models", "lexicon", "--json"])
+    assert result.exit_code == 0, result.output
+    obj = json.loads(result.stdout)
+    assert obj["n_sentences"] == 3 and obj["n_aspects"] == 3
+    assert set(obj["extraction"]) >= {"precision", "recall", "f1"}
+    lexicon = obj["polarity"]["lexicon"]
+    assert lexicon["sentence"]["n"] == 3 and lexicon["mixed"]["sentence"]["n"] == 2
+    assert lexicon["clause"]["accuracy"] >= lexicon["sentence"]["accuracy"]
+
+
+def test_cli_rejects_xml_without_aspect_terms(tmp_path):
+    path = tmp_path / "categories.xml"
+    path.write_text('<Reviews><Review><sentences><sentence id="1"><text>Fine.</text><Opinions>'
+                    '<Opinion category="LAPTOP#GENERAL" polarity="positive"/></Opinions></sentence>'
+                    '</sentences></Review></Reviews>', encoding="utf-8")
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(path), "--models", "lexicon"])
+    assert result.exit_code == 2 and "no aspect terms" in " ".join(result.output.split())
+    missing = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "nope.xml"), "--models", "lexicon"])
+    assert missing.exit_code == 2 and "does not exist" in " ".join(missing.output.split())

@@ -372,7 +372,7 @@ def train(
 @app.command()
 @_reports_errors
 def evaluate(
-    data: Annotated[str, typer.Option("--data", "-d", help="Labelled file (.csv/.tsv/.jsonl), or a shared data set as name:split (e.g. tweeteval-sentiment:val).")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Labelled file (.csv/.tsv/.jsonl), a shared data set as name:split (e.g. tweeteval-sentiment:val), or aspect data: semeval2014-absa:restaurants, semeval2016-absa:restaurants or a SemEval .xml file.")],
     models_: Annotated[str, typer.Option("--models", "-m", help="Comma-separated model names or directories.")] = "lexicon,classic",
     text_col: Annotated[str, typer.Option(help="Text column of a file.")] = "text",
     label_col: Annotated[str | None, typer.Option(help="Label column (single-label).")] = None,
@@ -383,11 +383,12 @@ def evaluate(
     batch_size: Annotated[int, typer.Option(help="Texts per batch.", min=1)] = 256,
 ) -> None:
     """Compare models side by side on one labelled set: one table and a confusion-matrix PNG."""
+    from affectkit.datasets import is_absa
     from affectkit.evaluation import evaluate as run_evaluation
     from affectkit.evaluation import plot_confusion
     from affectkit.exceptions import MissingDependencyError
 
-    if data.startswith("semeval2014-absa"):
+    if is_absa(data):
         _evaluate_aspects(data, models_, as_json)
         return
     texts, y = _labelled(data, text_col, label_col, labels_col)
