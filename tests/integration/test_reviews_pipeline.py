@@ -287,3 +287,21 @@ def test_cli_reviews(tmp_path):
     assert (tmp_path / "o" / "report.html").is_file()
     bad = CliRunner().invoke(app, ["reviews", str(EXAMPLE), "--text-col", "body", "--out", str(tmp_path / "p")])
     assert bad.exit_code == 2 and "'text_col' column 'body'" in bad.output
+
+
+def test_csv_output_quotes_cells_a_spreadsheet_would_run(tmp_path):
+    from affectkit.reviews import run_reviews
+
+    src = tmp_path / "formulas.csv"
+    pd.DataFrame({"id": [1, 2, 3, 4], "text": ['=HYPERLINK("http://example.invalid","click") great phone',
+                                               "+1 would buy again", "@everyone the battery died", "plain and fine"],
+                  "note": ["-2+3", "=1+1", "ok", "\tindented"]}).to_csv(src, index=False)
+    job = run_reviews(src, "text", tmp_path / "out", id_col="id", csv=True, topics=False, report=False, **FAST)
+    got = pd.read_csv(job.files["csv"], keep_default_na=False)
+    assert got["text"].tolist()[:3] == ['\'=HYPERLINK("http://example.invalid","click") great phone',
+                                        "'+1 would buy again", "'@everyone the battery died"]
+    assert got["text"].tolist()[3] == "plain and fine" and got["note"].tolist() == ["'-2+3", "'=1+1", "ok", "'\tindented"]
+    assert got["text_clean"].str[0].isin(["'", "p"]).all()
+    # Parquet keeps the text as it was
+    raw = pd.read_parquet(job.files["reviews"])
+    assert raw["text"].tolist()[0].startswith("=HYPERLINK") and raw["note"].tolist()[1] == "=1+1"

@@ -54,9 +54,22 @@ def write_parquet(frame: Any, path: Path) -> Path:
     return path
 
 
+#: Text cells starting with these are formulas to a spreadsheet (CSV injection, OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` with a leading ``'`` when it is text a spreadsheet would run as a formula, else itself."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
 def write_csv(frame: Any, path: Path) -> Path:
+    """``frame`` as CSV, text cells that a spreadsheet would read as formulas quoted with a leading ``'``
+    (the Parquet and SQLite outputs keep the text as it is)."""
+    text_cols = [c for c in frame.columns if frame[c].dtype.kind in "OSU" or "str" in str(frame[c].dtype)]
+    safe = frame.assign(**{c: frame[c].map(spreadsheet_safe) for c in text_cols}) if text_cols else frame
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        safe.to_csv(tmp, index=False)
     return path
 
 
