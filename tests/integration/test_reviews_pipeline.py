@@ -305,3 +305,38 @@ def test_csv_output_quotes_cells_a_spreadsheet_would_run(tmp_path):
     # Parquet keeps the text as it was
     raw = pd.read_parquet(job.files["reviews"])
     assert raw["text"].tolist()[0].startswith("=HYPERLINK") and raw["note"].tolist()[1] == "=1+1"
+
+
+def test_a_finished_folder_is_not_overwritten_by_another_input(tmp_path):
+    from affectkit.exceptions import InvalidInputError
+    from affectkit.reviews import run_reviews
+
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    pd.DataFrame({"text": ["I love it", "Broke in a day"]}).to_csv(first, index=False)
+    pd.DataFrame({"text": ["Fine", "Not bad at all", "Awful"]}).to_csv(second, index=False)
+    out = tmp_path / "out"
+    kw = {"topics": False, "report": False, **FAST}
+    run_reviews(first, "text", out, **kw)
+    run_reviews(first, "text", out, **kw)  # the same command again may rewrite its own results
+    with pytest.raises(InvalidInputError, match="finished results of a run with a different input_sha256"):
+        run_reviews(second, "text", out, **kw)
+    assert len(pd.read_parquet(out / "reviews.parquet")) == 2  # untouched
+    assert len(run_reviews(second, "text", out, overwrite=True, **kw).frame) == 3
+
+
+def test_a_failed_run_leaves_no_folder_behind(tmp_path):
+    from affectkit.exceptions import UnknownModelError
+    from affectkit.reviews import run_reviews
+
+    src = tmp_path / "a.csv"
+    pd.DataFrame({"text": ["I love it", "Broke in a day"]}).to_csv(src, index=False)
+    out = tmp_path / "never"
+    with pytest.raises(UnknownModelError):
+        run_reviews(src, "text", out, topics=False, report=False, sentiment="no-such-model", emotion=None)
+    assert not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "mine.txt").write_text("a file of the user's", encoding="utf-8")
+    with pytest.raises(UnknownModelError):
+        run_reviews(src, "text", kept, topics=False, report=False, sentiment="no-such-model", emotion=None)
+    assert sorted(p.name for p in kept.iterdir()) == ["mine.txt"]  # no checkpoint left, the folder kept

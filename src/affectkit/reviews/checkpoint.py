@@ -22,6 +22,8 @@ from affectkit.exceptions import InvalidInputError
 __all__ = ["Checkpoint", "file_digest", "CHECKPOINT", "MANIFEST_VERSION"]
 
 CHECKPOINT = ".checkpoint"
+#: Written beside the outputs when a run finishes: the manifest the outputs were made with.
+FINISHED = ".finished.json"
 MANIFEST_VERSION = 1
 
 
@@ -87,3 +89,38 @@ class Checkpoint:
     def remove(self) -> None:
         """Delete the checkpoint (once the outputs are written)."""
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def check_finished(out_dir: Path, manifest: dict[str, Any], overwrite: bool) -> None:
+    """Refuse to replace the finished outputs of another run (other input or settings) unless
+    ``overwrite``; the same command again may rewrite them."""
+    marker = out_dir / FINISHED
+    if overwrite or not marker.is_file():
+        return
+    try:
+        old = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = {}
+    if old != manifest:
+        changed = sorted(k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k)) or ["settings"]
+        raise InvalidInputError(
+            f"The output folder {str(out_dir)!r} holds the finished results of a run with a different "
+            f"{', '.join(changed)}. Pass --overwrite (overwrite=True) to replace them, or choose another --out folder."
+        )
+
+
+def mark_finished(out_dir: Path, manifest: dict[str, Any]) -> None:
+    """Record that ``out_dir`` holds the complete outputs of ``manifest``'s run."""
+    from affectkit._files import atomic_write_text
+
+    atomic_write_text(out_dir / FINISHED, json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def tidy_failed(out_dir: Path, created: bool) -> None:
+    """After a failed run: drop a checkpoint that holds no scored part yet, and ``out_dir`` itself
+    when this run created it and nothing is left in it. Scored parts stay, so the run can resume."""
+    ckpt = out_dir / CHECKPOINT
+    if ckpt.is_dir() and not any((ckpt / "parts").glob("part-*.parquet")):
+        shutil.rmtree(ckpt, ignore_errors=True)
+    if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+        out_dir.rmdir()

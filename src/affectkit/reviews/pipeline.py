@@ -33,7 +33,14 @@ import numpy as np
 from affectkit._runtime import peak_rss_mb
 from affectkit.exceptions import InvalidInputError, require
 from affectkit.params import Interval, Options, validate_params
-from affectkit.reviews.checkpoint import MANIFEST_VERSION, Checkpoint, file_digest
+from affectkit.reviews.checkpoint import (
+    MANIFEST_VERSION,
+    Checkpoint,
+    check_finished,
+    file_digest,
+    mark_finished,
+    tidy_failed,
+)
 from affectkit.reviews.engines import ENGINES, run_engine
 from affectkit.reviews.score import SEP, ScorerSpec
 
@@ -343,42 +350,49 @@ def run_reviews(
         "format": cleaned.format, "scorer": {k: v for k, v in spec.to_dict().items() if k != "threads"},
         "topic_sample": int(topic_sample) if topics else None, "seed": seed, "topic_assign": plan.assign,
     }
+    check_finished(out_dir, manifest, overwrite)
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = Checkpoint(out_dir, manifest, overwrite)
-    scores, resumed = score_rows(cleaned.texts, plan, spec, ckpt, engine=engine, workers=workers,
-                                 batch_size=batch_size, ray_address=ray_address, progress=progress)
-    t_scored = time.perf_counter()
-    rss = {"scoring": _peak_mb()}
+    try:
+        ckpt = Checkpoint(out_dir, manifest, overwrite)
+        scores, resumed = score_rows(cleaned.texts, plan, spec, ckpt, engine=engine, workers=workers,
+                                     batch_size=batch_size, ray_address=ray_address, progress=progress)
+        t_scored = time.perf_counter()
+        rss = {"scoring": _peak_mb()}
 
-    # 4. topics
-    notes = list(cleaned.notes) + ([topics_note] if topics_note else [])
-    if cleaned.renamed:
-        notes.append(f"input columns renamed to avoid clashes with output columns: {cleaned.renamed}")
-    found = find_topics(cleaned.texts, plan, scores, seed=seed) if topics else None
-    result = found[0] if found else None
-    if result is not None:
-        notes += result.notes
-    t_topics = time.perf_counter()
-    rss["topics"] = _peak_mb()
+        # 4. topics
+        notes = list(cleaned.notes) + ([topics_note] if topics_note else [])
+        if cleaned.renamed:
+            notes.append(f"input columns renamed to avoid clashes with output columns: {cleaned.renamed}")
+        found = find_topics(cleaned.texts, plan, scores, seed=seed) if topics else None
+        result = found[0] if found else None
+        if result is not None:
+            notes += result.notes
+        t_topics = time.perf_counter()
+        rss["topics"] = _peak_mb()
 
-    # 5-6. one table, its topic summary and the run's numbers
-    out = assemble(cleaned, scores, found, rating_col=rating_col)
-    del scores
-    topic_table = summarize_topics(out, result)
-    models = {"sentiment": sentiment, "emotion": emotion, "aspects": sentiment if aspects else None,
-              "topics": TOPIC_MODEL if topics else None}
-    summary = summarise(out, topic_table, cleaned, result, shown=shown, resumed=resumed, engine=engine,
-                        workers=workers, models=models, rated=rating_col is not None, notes=notes,
-                        seconds={"scoring": round(t_scored - t0, 2), "topics": round(t_topics - t_scored, 2)})
+        # 5-6. one table, its topic summary and the run's numbers
+        out = assemble(cleaned, scores, found, rating_col=rating_col)
+        del scores
+        topic_table = summarize_topics(out, result)
+        models = {"sentiment": sentiment, "emotion": emotion, "aspects": sentiment if aspects else None,
+                  "topics": TOPIC_MODEL if topics else None}
+        summary = summarise(out, topic_table, cleaned, result, shown=shown, resumed=resumed, engine=engine,
+                            workers=workers, models=models, rated=rating_col is not None, notes=notes,
+                            seconds={"scoring": round(t_scored - t0, 2), "topics": round(t_topics - t_scored, 2)})
 
-    # 7. outputs
-    renamed = cleaned.renamed
-    files = write_outputs(out_dir, out, topic_table, summary, csv=csv, report=report, id_col=id_col,
-                          time_col=renamed.get(time_col, time_col) if time_col else None,
-                          rating_col=renamed.get(rating_col, rating_col) if rating_col else None)
-    summary["seconds"]["total"] = round(time.perf_counter() - t0, 2)
-    rss["total"] = _peak_mb()
-    summary["peak_rss_mb"] = rss  # the process's peak so far, after each stage (worker processes apart)
-    write_summary(out_dir, summary)
-    ckpt.remove()
-    return ReviewJob(out_dir, files, summary, out, topic_table)
+        # 7. outputs
+        renamed = cleaned.renamed
+        files = write_outputs(out_dir, out, topic_table, summary, csv=csv, report=report, id_col=id_col,
+                              time_col=renamed.get(time_col, time_col) if time_col else None,
+                              rating_col=renamed.get(rating_col, rating_col) if rating_col else None)
+        summary["seconds"]["total"] = round(time.perf_counter() - t0, 2)
+        rss["total"] = _peak_mb()
+        summary["peak_rss_mb"] = rss  # the process's peak so far, after each stage (worker processes apart)
+        write_summary(out_dir, summary)
+        mark_finished(out_dir, manifest)
+        ckpt.remove()
+        return ReviewJob(out_dir, files, summary, out, topic_table)
+    except BaseException:
+        tidy_failed(out_dir, created)
+        raise
