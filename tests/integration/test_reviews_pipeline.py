@@ -184,13 +184,19 @@ def test_killed_in_process_then_resumed_loses_and_duplicates_nothing(tmp_path, m
 def test_checkpoint_of_other_settings_is_not_mixed_in(tmp_path, monkeypatch):
     from affectkit.reviews import run_reviews, score
 
-    def dies(self, batch):
-        raise KeyboardInterrupt("simulated kill")
+    real, calls = score.ReviewScorer.__call__, []
 
-    monkeypatch.setattr(score.ReviewScorer, "__call__", dies)
+    def dies_after_one_batch(self, batch):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt("simulated kill")
+        return real(self, batch)
+
+    monkeypatch.setattr(score.ReviewScorer, "__call__", dies_after_one_batch)
     with pytest.raises(KeyboardInterrupt):
-        run_reviews(EXAMPLE, "text", tmp_path / "run", topics=False, report=False, **FAST)
+        run_reviews(EXAMPLE, "text", tmp_path / "run", topics=False, report=False, batch_size=50, **FAST)
     monkeypatch.undo()
+    assert any((tmp_path / "run" / ".checkpoint" / "parts").glob("part-*.parquet"))  # one batch kept
     with pytest.raises(InvalidInputError, match="different scorer.*--overwrite"):
         run_reviews(EXAMPLE, "text", tmp_path / "run", topics=False, report=False, sentiment="sentiment-classic-v1",
                     emotion=FAST["emotion"])
