@@ -103,9 +103,19 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def test_the_graph_sees_imports_inside_functions():
+def test_the_graph_sees_imports_inside_functions_and_skips_type_checking(tmp_path):
+    source = tmp_path / "mod.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from affectkit.cli import main\n"
+        "def f():\n    from affectkit.registry import load\n    from . import labels\n",
+        encoding="utf-8",
+    )
+    found = {(base, name) for base, name, _ in _imports("affectkit.mod", source)}
+    assert ("affectkit.registry", "load") in found and ("affectkit", "labels") in found
+    assert not any(base == "affectkit.cli" for base, _ in found)
     graph = _graph()
-    assert "affectkit.base" in graph["affectkit.registry"]  # imported inside load_dir and at module level
+    assert "affectkit.evaluation" in graph["affectkit.cli.main"]  # imported inside the evaluate command only
     assert graph["affectkit"] == {"affectkit._version"}  # the rest is imported lazily, through importlib
 
 

@@ -68,6 +68,12 @@ _OFFSET_POSITIONS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "d
 
 
 # -- labels -----------------------------------------------------------------------------------
+def label_names(id2label: Mapping[Any, Any] | None, n: int) -> list[str]:
+    """The model's ``n`` output names in order, from ``config.id2label`` (``LABEL_i`` where it has none)."""
+    names = {int(k): str(v) for k, v in (id2label or {}).items()}
+    return [names.get(i, f"LABEL_{i}") for i in range(n)]
+
+
 def map_labels(names: Sequence[str], label_map: Mapping[str, str] | None = None, model: str = "the model",
                warn: bool = True) -> list[str]:
     """affectkit label names for a model's labels (in the model's order); see the module docs.
@@ -302,9 +308,7 @@ class HFAnalyzer(Analyzer):
             return cached[1]
         model, tokenizer = self._weights()
         config = model.config
-        id2label = {int(k): str(v) for k, v in (config.id2label or {}).items()}
-        n_out = int(config.num_labels)
-        names = [id2label.get(i, f"LABEL_{i}") for i in range(n_out)]
+        names = label_names(config.id2label, int(config.num_labels))
         mapped = map_labels(names, self.label_map, model=repr(str(self.model)))
         order = [mapped.index(lab) for lab in canonical_order(mapped)]  # our columns in affectkit order
         limit = _model_max_length(model, tokenizer)
@@ -334,8 +338,8 @@ class HFAnalyzer(Analyzer):
         config_path = Path(str(self.model)).expanduser() / "config.json"
         if cached is None and config_path.is_file():
             config = json.loads(config_path.read_text(encoding="utf-8"))
-            id2label = {int(k): str(v) for k, v in (config.get("id2label") or {}).items()}
-            names = [id2label.get(i, f"LABEL_{i}") for i in range(len(id2label) or int(config.get("num_labels", 2)))]
+            id2label = config.get("id2label") or {}
+            names = label_names(id2label, len(id2label) or int(config.get("num_labels", 2)))
             mapped = map_labels(names, self.label_map, model=repr(str(self.model)), warn=False)
             return Tags(task=self.task or infer_task(mapped), trainable=False, generation="transformer",
                         multi_label=config.get("problem_type") == "multi_label_classification")

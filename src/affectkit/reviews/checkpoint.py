@@ -52,7 +52,7 @@ class Checkpoint:
         if path.is_file():
             old = json.loads(path.read_text(encoding="utf-8"))
             if old != manifest:
-                changed = sorted(k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k))
+                changed = changed_keys(old, manifest)
                 raise InvalidInputError(
                     f"The output folder {str(out_dir)!r} holds an unfinished run made with a different "
                     f"{', '.join(changed)}. Re-run the same command to resume it, pass --overwrite "
@@ -91,6 +91,11 @@ class Checkpoint:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The manifest keys whose values differ (``["settings"]`` when none can be named)."""
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)) or ["settings"]
+
+
 def check_finished(out_dir: Path, manifest: dict[str, Any], overwrite: bool) -> None:
     """Refuse to replace the finished outputs of another run (other input or settings) unless
     ``overwrite``; the same command again may rewrite them."""
@@ -102,7 +107,7 @@ def check_finished(out_dir: Path, manifest: dict[str, Any], overwrite: bool) -> 
     except (OSError, ValueError):
         old = {}
     if old != manifest:
-        changed = sorted(k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k)) or ["settings"]
+        changed = changed_keys(old, manifest)
         raise InvalidInputError(
             f"The output folder {str(out_dir)!r} holds the finished results of a run with a different "
             f"{', '.join(changed)}. Pass --overwrite (overwrite=True) to replace them, or choose another --out folder."
