@@ -17,6 +17,7 @@ analyzer: everything it can build is found by name, the way spaCy's registries w
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,14 +182,9 @@ def analyzer_class(kind: str, module: str | None = None) -> type:
     return kinds[kind]
 
 
-_IMPORTED_ANALYZER_MODULES = False
-
-
+@functools.cache
 def discover_kinds() -> None:
-    """Import every module of :data:`ANALYZER_PACKAGES` and the ``affectkit.kinds`` entry points."""
-    global _IMPORTED_ANALYZER_MODULES
-    if _IMPORTED_ANALYZER_MODULES:
-        return
+    """Import every module of :data:`ANALYZER_PACKAGES` and the ``affectkit.kinds`` entry points (once)."""
     import importlib
     import pkgutil
 
@@ -201,12 +197,10 @@ def discover_kinds() -> None:
             ep.load()
         except Exception as exc:  # a broken plug-in must not stop affectkit's own kinds from loading
             logger.warning("entry point %r of %s failed to load: %s", ep.name, KIND_ENTRY_POINT_GROUP, exc)
-    _IMPORTED_ANALYZER_MODULES = True
 
 
 def load_dir(path: str | Path) -> Any:
     """Load an analyzer saved with ``save(path)``."""
-
     path = Path(path)
     config = read_config(path)
     kind = config.get("analyzer")
