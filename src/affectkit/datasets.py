@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from affectkit.exceptions import InvalidInputError
 from affectkit.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
@@ -139,10 +141,31 @@ def is_absa(spec: str | Path) -> bool:
     return text.lower().endswith(".xml") or text.partition(":")[0] in {name for name, _ in ABSA_FILES}
 
 
+#: The aspect model's validation split: this fraction of a train file's sentences, drawn with this seed.
+ABSA_VAL_FRACTION = 0.1
+ABSA_SPLIT_SEED = 0
+
+
+def absa_split(n: int, fraction: float = ABSA_VAL_FRACTION, seed: int = ABSA_SPLIT_SEED) -> np.ndarray:
+    """Whether each of ``n`` sentences (in file order) is in the validation split, cut by sentence."""
+    idx = np.random.default_rng(seed).permutation(n)
+    val = np.zeros(n, dtype=bool)
+    val[idx[: int(round(n * fraction))]] = True
+    return val
+
+
 def load_absa(spec: str | Path, root: str | Path | None = None) -> list[AbsaSentence]:
     """Aspect terms with their polarity: a named set (``"semeval2014-absa:restaurants"``, ``":laptops"``,
-    ``"semeval2016-absa:restaurants"``) or the path of a SemEval-2014 or SemEval-2016 (SB1) XML file."""
+    ``"semeval2016-absa:restaurants"``) or the path of a SemEval-2014 or SemEval-2016 (SB1) XML file.
+
+    ``semeval2014-absa:restaurants-val`` (``laptops-val``) is the aspect model's validation split:
+    10% of the train file's sentences, seed 0 (:func:`absa_split`); ``...-train`` is the rest."""
     text = str(spec)
+    for part in ("-val", "-train"):
+        if text.endswith(part) and not text.lower().endswith(".xml"):
+            rows = load_absa(text[: -len(part)], root)
+            val = absa_split(len(rows))
+            return [r for r, v in zip(rows, val, strict=True) if v == (part == "-val")]
     if text.lower().endswith(".xml"):
         path = Path(text).expanduser()
         if not path.is_file():
@@ -150,7 +173,7 @@ def load_absa(spec: str | Path, root: str | Path | None = None) -> list[AbsaSent
         return read_absa_xml(path)
     name, _, domain = text.partition(":")
     if (name, domain) not in ABSA_FILES:
-        known = ", ".join(f"{n}:{d}" for n, d in ABSA_FILES)
+        known = ", ".join(f"{n}:{d}" for n, d in ABSA_FILES) + " (each also with -val or -train)"
         raise InvalidInputError(f"Unknown aspect data set {text!r}. Known: {known}, or the path of a SemEval .xml file.")
     base = data_root(root)
     path = None if base is None else base / name / ABSA_FILES[(name, domain)]

@@ -13,7 +13,9 @@ SEED = "The product works great but delivery was delayed"
 
 @pytest.mark.parametrize("model", ["sentiment", "classic", "lexicon"])
 def test_seed_sentence(model):
-    r = analyze_aspects(SEED, analyzer=model)
+    # the clause method (the default transformer uses the aspect model unless told otherwise:
+    # tests/unit/test_aspect_model.py)
+    r = analyze_aspects(SEED, analyzer=model, method="clauses")
     got = {v.aspect: v for v in r.aspects}
     assert got["product"].polarity == "positive" and (got["product"].start, got["product"].end) == (4, 11)
     assert got["delivery"].polarity == "negative" and SEED[got["delivery"].start : got["delivery"].end] == "delivery"

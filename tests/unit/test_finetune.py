@@ -197,14 +197,14 @@ def test_default_rebuilt_from_onnx_matches():
     """The shipped ONNX default, rebuilt as torch (fp16 undone, fused QKV split): same logits."""
     import torch
 
-    from affectkit.analyzers.transformer import _backbone
+    from affectkit.analyzers.transformer import backbone
     from affectkit.registry import shipped_model_path
     from affectkit.train.batches import collate
     from affectkit.train.finetune import DEFAULT_DIR, _build, default_torch_model
 
     texts = ["I love this phone, it is great", "Terrible service, never again.",
              "The meeting is at three on Tuesday", "I am so scared and sad about the news"]
-    bb = _backbone(str(shipped_model_path(DEFAULT_DIR).resolve()), 1)
+    bb = backbone(str(shipped_model_path(DEFAULT_DIR).resolve()), 1)
     seqs = bb.encode(texts)
     want = bb.run(seqs, 16)
     model = default_torch_model()

@@ -37,7 +37,7 @@ from affectkit.results import Result, Segment
 from affectkit.text.normalize import normalize_for_transformer
 from affectkit.text.segment import sentence_spans
 
-__all__ = ["TransformerAnalyzer", "split_units", "pool_units"]
+__all__ = ["TransformerAnalyzer", "split_units", "pool_units", "backbone"]
 
 MODEL_FILE = "model.onnx"
 
@@ -51,7 +51,10 @@ class _Backbone:
         self.config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         self.session = onnx_session(path / MODEL_FILE, threads, spin=spin, optimize=True,
                                     feature="The transformer models")
-        self.outputs = [o.name for o in self.session.get_outputs()]
+        # head outputs are [batch, labels]; a [batch, seq, hidden] output exposes shared layer states
+        # (read by a branch model such as the aspect model, see affectkit.aspects.model)
+        self.outputs = [o.name for o in self.session.get_outputs() if len(o.shape) == 2]
+        self.state_outputs = [o.name for o in self.session.get_outputs() if len(o.shape) == 3]
         tok = tokenizers.Tokenizer.from_file(str(path / "tokenizer.json"))
         tok.no_padding()
         tok.no_truncation()
@@ -66,11 +69,20 @@ class _Backbone:
             texts = [normalize_for_transformer(t) for t in texts]
         return [e.ids for e in self.tokenizer.encode_batch(texts)]
 
-    def run(self, seqs: list[list[int]], batch_size: int) -> dict[str, np.ndarray]:
-        """Logits of every output for token sequences (each at most max_length long)."""
+    def segments(self, text: str) -> list[tuple[int, int]]:
+        """Character spans covering ``text``, each at most ``max_length`` tokens (see :meth:`TransformerAnalyzer._segments`)."""
+        return TransformerAnalyzer._segments(self, text)
+
+    def run(self, seqs: list[list[int]], batch_size: int, states: str | None = None) -> Any:
+        """Logits of every head output for token sequences (each at most max_length long).
+
+        With ``states`` (the name of a states output), returns ``(logits, per-sequence states)``:
+        the states of sequence ``i`` are a ``[len(seqs[i]), hidden]`` array, from the same pass."""
         n = len(seqs)
-        shapes = {o.name: o.shape[-1] for o in self.session.get_outputs()}
+        shapes = {o.name: o.shape[-1] for o in self.session.get_outputs() if o.name in self.outputs}
         out = {name: np.zeros((n, int(width)), dtype=np.float32) for name, width in shapes.items()}
+        names = self.outputs + ([states] if states else [])
+        kept: list[np.ndarray] = [np.zeros((0, 0), dtype=np.float32)] * n
         order = np.argsort([len(s) for s in seqs], kind="stable")
         for start in range(0, n, batch_size):
             rows = order[start : start + batch_size]
@@ -80,10 +92,13 @@ class _Backbone:
             for k, i in enumerate(rows):
                 ids[k, : len(seqs[i])] = seqs[i]
                 mask[k, : len(seqs[i])] = 1
-            results = self.session.run(self.outputs, {"input_ids": ids, "attention_mask": mask})
-            for name, value in zip(self.outputs, results, strict=True):
+            results = self.session.run(names, {"input_ids": ids, "attention_mask": mask})
+            for name, value in zip(self.outputs, results, strict=False):
                 out[name][rows] = value
-        return out
+            if states:
+                for k, i in enumerate(rows):
+                    kept[i] = results[-1][k, : len(seqs[i])]
+        return (out, kept) if states else out
 
 
 @lru_cache(maxsize=8)
@@ -93,7 +108,8 @@ def _heads(path: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=8)
-def _backbone(path: str, threads: int, spin: bool = True) -> _Backbone:
+def backbone(path: str, threads: int, spin: bool = True) -> _Backbone:
+    """The shared session and tokenizer of the model directory ``path`` (one per path and settings)."""
     return _Backbone(Path(path), threads, spin)
 
 
@@ -162,7 +178,7 @@ class TransformerAnalyzer(Analyzer):
                 f"The transformer model directory {self.path} is missing or incomplete. Reinstall affectkit, "
                 f"or point 'path' at a directory written by scripts/train_transformer_defaults.py."
             )
-        bb = _backbone(str(Path(self.path).resolve()), self.threads or available_cores(), bool(self.spin))
+        bb = backbone(str(Path(self.path).resolve()), self.threads or available_cores(), bool(self.spin))
         heads = bb.config.get("heads", {})
         if self.head not in heads:
             raise InvalidInputError(

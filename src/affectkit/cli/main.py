@@ -202,13 +202,16 @@ def aspects(
     input_file: Annotated[Path | None, typer.Option("--input", "-i", help="A .txt, .csv, .tsv or .jsonl file.")] = None,
     text_col: Annotated[str, typer.Option(help="Text column of a CSV/TSV/JSONL input.")] = "text",
     as_json: Annotated[bool, typer.Option("--json", help="JSON output: one object, or one per line for several texts.")] = False,
+    method: Annotated[str, typer.Option(help="auto (the trained aspect model with the default sentiment model, else clauses), model, or clauses.")] = "auto",
+    aspect_model: Annotated[str | None, typer.Option(help="An aspect model directory from 'affectkit train --arch aspect' (default: the shipped one).")] = None,
 ) -> None:
-    """Sentiment per aspect: each aspect gets the polarity of the clauses that govern it."""
+    """Sentiment per aspect: the trained aspect model finds aspect terms and judges each one (with the default
+    model); other models judge each aspect by the clauses that govern it."""
     from affectkit.aspects import AspectAnalyzer
 
     texts, single = _read_inputs(text, input_file, text_col)
     names = aspect_names.split(",") if aspect_names is not None else None
-    results = AspectAnalyzer(model).analyze(texts, aspects=names)
+    results = AspectAnalyzer(model, method=method, aspect_model=aspect_model).analyze(texts, aspects=names)
     if as_json:
         _emit_json(results, single)
         return
@@ -218,10 +221,12 @@ def aspects(
         for col in ("aspect", "span", "polarity", "p", "clause"):
             table.add_column(col, overflow="fold")
         for v in r.aspects:
-            clause = r.text[v.clause[0] : v.clause[1]] if v.clause else v.note
+            clause = r.text[v.clause[0] : v.clause[1]] if v.clause else v.note or ("(aspect model)" if v.method == "model" else "")
             table.add_row(v.aspect, f"{v.start}-{v.end}" if v.found else "-", v.polarity or "-",
                           f"{v.probability:.2f}" if v.probability is not None else "-", clause.replace("[", r"\["))
         out.print(table)
+        if r.categories:
+            out.print("categories: " + ", ".join(f"{c.category} {c.polarity} ({c.probability:.2f})" for c in r.categories))
         doc = r.summary.get("document")
         extra = f"  notes: {'; '.join(r.notes)}" if r.notes else ""
         out.print(f"document: {doc['label'] if doc else '-'}; aspects {r.summary['polarity_counts']}{extra}")
@@ -321,13 +326,13 @@ def models(
 @app.command()
 @_reports_errors
 def train(
-    data: Annotated[Path, typer.Argument(help="Labelled .csv, .tsv or .jsonl file.")],
+    data: Annotated[Path, typer.Argument(help="Labelled .csv, .tsv or .jsonl file; for --arch aspect / aspect-gnn a SemEval aspect .xml file, or the shared data folder (the shipped recipe).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the model to.")],
     text_col: Annotated[str, typer.Option(help="Text column.")] = "text",
     label_col: Annotated[str | None, typer.Option(help="Column with one label per row (single-label).")] = None,
     labels_col: Annotated[str | None, typer.Option(help="Column with comma-separated labels (multi-label).")] = None,
     label_cols: Annotated[str | None, typer.Option(help="Comma-separated names of 0/1 label columns (multi-label).")] = None,
-    arch: Annotated[str, typer.Option(help="Estimator: logreg, svm, nb or tree (classic), bilstm or textcnn (neural), or transformer (fine-tuning; neural and transformer need affectkit[train]).")] = "logreg",
+    arch: Annotated[str, typer.Option(help="Estimator: logreg, svm, nb or tree (classic), bilstm or textcnn (neural), transformer (fine-tuning), ensemble, or aspect / aspect-gnn (aspect model on the default encoder); neural, transformer and aspect need the train extra.")] = "logreg",
     task: Annotated[str, typer.Option(help="Task name stored with the model (sentiment, emotion, ...).")] = "sentiment",
     val: Annotated[Path | None, typer.Option(help="Validation file (same columns), used to tune multi-label thresholds and report scores.")] = None,
     val_fraction: Annotated[float, typer.Option(help="Without --val: fraction held out for validation (multi-label threshold tuning and the report).", min=0.0, max=0.5)] = 0.1,
@@ -346,7 +351,12 @@ def train(
     columns = {"text_col": text_col, "label_col": label_col, "labels_col": labels_col,
                "label_cols": label_cols.split(",") if label_cols else None}
     say = lambda m: err.print(m, markup=False)  # noqa: E731
-    if arch == "transformer":
+    if arch in ("aspect", "aspect-gnn"):
+        from affectkit.train.aspects import train_aspect_model
+
+        report = train_aspect_model(data, out_dir, arch=arch, val=val, val_fraction=val_fraction, seed=seed,
+                                    epochs=epochs, lr=lr, log=say)
+    elif arch == "transformer":
         from affectkit.train.finetune import train_transformer
 
         report = train_transformer(data, out_dir, **columns, base=base, task=task, val=val, val_fraction=val_fraction,
@@ -484,15 +494,19 @@ def _evaluate_aspects(data: str, models_: str, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps({"data": data, **result}) + "\n")
         return
-    ext = result["extraction"]
     out.print(f"[bold]{data}[/bold]: {result['n_sentences']} sentences, {result['n_aspects']} gold aspects")
-    out.print(f"aspect term extraction (rules): precision {ext['precision']:.4f}, recall {ext['recall']:.4f}, F1 {ext['f1']:.4f}")
+    for key, shown in (("extraction", "rules"), ("extraction_model", "aspect model")):
+        if key in result:
+            ext = result[key]
+            out.print(f"aspect term extraction ({shown}): precision {ext['precision']:.4f}, recall {ext['recall']:.4f}, "
+                      f"F1 {ext['f1']:.4f}")
+    methods = [m for m in ("sentence", "clause", "model") if any(m in r for r in result["polarity"].values())]
     table = Table(title="aspect polarity given the gold aspects (conflict excluded)", header_style="bold")
-    for col in ("model", "aspects", "sentence acc", "sentence macro-F1", "clause acc", "clause macro-F1"):
+    for col in ("model", "aspects", *(f"{m} {k}" for m in methods for k in ("acc", "macro-F1"))):
         table.add_column(col, justify="left" if col in ("model", "aspects") else "right", no_wrap=col == "aspects")
     for name, res in result["polarity"].items():
         for shown, subset, row in ((name, "all", res), ("", "mixed", res["mixed"])):
-            cells = [row[m][k] for m in ("sentence", "clause") for k in ("accuracy", "macro_f1")]
+            cells = [row[m][k] if m in row else None for m in methods for k in ("accuracy", "macro_f1")]
             table.add_row(shown, f"{subset} {row['sentence']['n']}", *("-" if v is None else f"{v:.4f}" for v in cells))
     out.print(table)
     if result["polarity"]:

@@ -99,6 +99,15 @@ class AspectVerdictOut(BaseModel):
     found: bool
     source: str
     note: str
+    method: str = "clauses"
+
+
+class CategoryOut(BaseModel):
+    category: str
+    scheme: str
+    probability: float
+    polarity: str
+    scores: dict[str, float]
 
 
 class ClauseOut(BaseModel):
@@ -111,6 +120,7 @@ class ClauseOut(BaseModel):
 class AspectAnalysisOut(BaseModel):
     text: str
     aspects: list[AspectVerdictOut]
+    categories: list[CategoryOut] = []
     clauses: list[ClauseOut]
     summary: dict[str, Any]
     notes: list[str]

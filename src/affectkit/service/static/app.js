@@ -322,6 +322,11 @@
       if (s.mixed) parts.push("mixed opinions");
       if (parts.length) box.append(el("p", { class: "note", text: parts.join(" · ") + "." }));
     }
+    const cats = Array.isArray(asp.categories) ? asp.categories.filter(isObj) : [];
+    if (cats.length) {
+      box.append(el("p", { class: "note", text: "Categories (restaurant reviews): " +
+        cats.map((c) => `${String(c.category)} ${String(c.polarity)} (${pct(c.probability)})`).join(", ") + "." }));
+    }
     const notes = Array.isArray(asp.notes) ? [...new Set(asp.notes.map(String))] : [];
     if (!items.length) box.append(el("p", { class: "muted", text: "No aspects found." }));
     if (notes.length) box.append(el("ul", { class: "notes" }, notes.map((n) => el("li", { text: String(n) }))));
