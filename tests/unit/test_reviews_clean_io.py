@@ -184,3 +184,33 @@ def test_first_stages_read_clean_and_plan_without_models(tmp_path):
     assert rating_sentiment(pd.Series([5, 3, 1, np.nan, "x"])).tolist() == ["positive", "neutral", "negative", None, None]
     with pytest.raises(InvalidInputError, match="'time_col' column 'when'"):
         read_and_clean(path, text_col="text", format=None, shown="r.csv", id_col=None, columns={"time_col": "when"})
+
+
+def test_top_aspects_carry_their_mentions_and_main_polarity():
+    import numpy as np
+
+    from affectkit.reviews.topics import TopicResult, summarize_topics
+
+    cells = [json.dumps([{"aspect": "fit", "polarity": p}]) for p in ("negative", "negative", "negative", "positive")]
+    frame = pd.DataFrame({"topic": [0] * 4, "sentiment": ["negative"] * 4, "aspects": cells})
+    table = summarize_topics(frame, TopicResult(np.zeros(4, dtype=np.int64), {0: ["dress"]}))
+    assert table.loc[0, "top_aspects"] == "fit (4, 75% negative)"
+
+
+def test_review_scorer_reads_sentiment_emotion_and_aspects_from_one_pass():
+    import numpy as np
+
+    import affectkit
+    from affectkit.reviews.score import ReviewScorer, ScorerSpec
+
+    texts = ["The fabric is lovely but the zipper broke.", "Love it!", None, "Runs small. " * 60]
+    scorer = ReviewScorer(ScorerSpec(embed=False))
+    assert scorer.aspects.uses_model()
+    out = scorer(pd.DataFrame({"row": range(4), "text": texts, "embed": [False] * 4}))
+    live = [t for t in texts if t]
+    ref = affectkit.load("sentiment").predict_all(live)
+    got = out.loc[[0, 1, 3], [f"sentiment_{k}" for k in ("negative", "neutral", "positive")]]
+    np.testing.assert_allclose(got.to_numpy(dtype=float), ref["sentiment"], atol=1e-6)
+    first = json.loads(out.loc[0, "aspects"])
+    assert {a["aspect"]: a["polarity"] for a in first} == {"fabric": "positive", "zipper": "negative"}
+    assert pd.isna(out.loc[2, "aspects"]) and out.loc[3, "n_aspects"] >= 1

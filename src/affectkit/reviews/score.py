@@ -85,7 +85,12 @@ class ReviewScorer:
         out: dict[str, Any] = {"row": rows}
         n = len(rows)
         sent = emo = None
-        if self._shared_pass() and live_texts:
+        analyses = None
+        if self._shared_pass() and live_texts and self.aspects is not None and self.aspects.uses_model():
+            # one encoder pass per review: sentence heads and the aspect branch read the same states
+            analyses, both = self.aspects.analyze_all(live_texts)
+            sent, emo = both[self.sentiment.head], both[self.emotion.head]
+        elif self._shared_pass() and live_texts:
             both = self.sentiment.predict_all(live_texts)
             sent, emo = both[self.sentiment.head], both[self.emotion.head]
         else:
@@ -131,7 +136,9 @@ class ReviewScorer:
             cells: list[str | None] = [None] * n
             counts = np.zeros(n, dtype=np.int64)
             if live_texts:
-                for i, analysis in zip(live, self.aspects.analyze(live_texts, clause_scores=False), strict=True):
+                if analyses is None:
+                    analyses = self.aspects.analyze(live_texts, clause_scores=False)
+                for i, analysis in zip(live, analyses, strict=True):
                     found = [
                         {"aspect": v.aspect, "start": v.start, "end": v.end, "polarity": v.polarity,
                          "probability": round(float(v.probability), 4)}

@@ -165,6 +165,15 @@ def _tfidf_assign(docs: list[str], topics: np.ndarray, others: list[str]) -> np.
     return np.asarray(clf.predict(vec.transform(others)), dtype=np.int64)
 
 
+def _with_polarity(term: str, counts: Any) -> str:
+    """``"fit (12, 75% negative)"``: a topic's aspect term, its mentions and its main polarity."""
+    if not counts:
+        return term
+    label, k = counts.most_common(1)[0]
+    n = sum(counts.values())
+    return f"{term} ({n}, {100 * k / n:.0f}% {label})"
+
+
 def summarize_topics(frame: Any, result: TopicResult | None) -> Any:
     """One row per topic: label, words, size, sentiment mix, top emotions, top aspects, representatives."""
     import json
@@ -188,9 +197,14 @@ def summarize_topics(frame: Any, result: TopicResult | None) -> Any:
             means = scored[emotion_cols].mean().sort_values(ascending=False)
             top_emotions = ";".join(c[len("emotion_"):] for c in means.index[:3])
         terms: Counter[str] = Counter()
+        polar: dict[str, Counter[str]] = {}
         if "aspects" in part:
             for cell in part["aspects"].dropna():
-                terms.update(dict.fromkeys(a["aspect"].lower() for a in json.loads(cell)).keys())  # not a set: ties keep text order
+                found = json.loads(cell)
+                terms.update(dict.fromkeys(a["aspect"].lower() for a in found).keys())  # not a set: ties keep text order
+                for a in found:
+                    if a.get("polarity"):
+                        polar.setdefault(a["aspect"].lower(), Counter())[a["polarity"]] += 1
         reps = result.representative.get(t, []) if t >= 0 else []
         rows.append({
             "topic": int(t),
@@ -202,7 +216,7 @@ def summarize_topics(frame: Any, result: TopicResult | None) -> Any:
             "share_positive": float(share.get("positive", 0.0)),
             "net_sentiment": float(share.get("positive", 0.0) - share.get("negative", 0.0)),
             "top_emotions": top_emotions,
-            "top_aspects": ";".join(w for w, _ in terms.most_common(5)),
+            "top_aspects": ";".join(_with_polarity(w, polar.get(w)) for w, _ in terms.most_common(5)),
             "representative": json.dumps(reps, ensure_ascii=False),
         })
     out = pd.DataFrame(rows, columns=columns)
