@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +125,8 @@ def load_dataset(spec: str, root: str | Path | None = None) -> Dataset:
 class AbsaSentence:
     text: str
     aspects: list[tuple[str, int, int, str]]  # term, start, end, polarity
+    categories: dict[str, str] = field(default_factory=dict)  # category -> polarity
+    category_set: str = ""  # "2014", "2016" or "" (see read_absa_xml)
 
 
 #: The named aspect-term sets: (name, domain) -> file of ``../shared/data/<name>/`` (train files).
@@ -183,13 +185,18 @@ def load_absa(spec: str | Path, root: str | Path | None = None) -> list[AbsaSent
 
 
 def read_absa_xml(path: str | Path) -> list[AbsaSentence]:
-    """Sentences and aspect terms of a SemEval XML file, in either format:
+    """Sentences, aspect terms and categories of a SemEval XML file, in either format:
 
-    * 2014 Task 4: ``<aspectTerm term= from= to= polarity=>``;
+    * 2014 Task 4: ``<aspectTerm term= from= to= polarity=>`` and (restaurants)
+      ``<aspectCategory category= polarity=>``;
     * 2016 Task 5 (SB1, sentence level): ``<Opinion target= from= to= category= polarity=>``. Opinions
-      without a target (``target="NULL"``: about a category only) are left out; several opinions on
-      one span count once, as ``conflict`` when their polarities differ (scored like 2014's conflict:
-      excluded from polarity).
+      without a target (``target="NULL"``: about a category only) count for their category only;
+      several opinions on one span (or one category) count once, as ``conflict`` when their
+      polarities differ (scored like 2014's conflict: excluded from polarity).
+
+    ``category_set`` is ``"2016"`` for a sentence with ``<Opinions>``, ``"2014"`` for one with
+    ``<aspectTerms>`` or ``<aspectCategories>`` (then the categories it does not list are absent),
+    else ``""``. Terms whose offsets fall outside the text are dropped.
     """
     import xml.etree.ElementTree as ET
 
@@ -201,18 +208,24 @@ def read_absa_xml(path: str | Path) -> list[AbsaSentence]:
     for sentence in root.iter("sentence"):
         text = sentence.findtext("text") or ""
         spans: dict[tuple[int, int], tuple[str, str]] = {}
+        cats: dict[str, str] = {}
+        cat_set = "2014" if sentence.find("aspectCategories") is not None or sentence.find("aspectTerms") is not None else ""
         for a in sentence.iter("aspectTerm"):
             spans[(int(a.get("from", 0)), int(a.get("to", 0)))] = (a.get("term", ""), a.get("polarity", ""))
+        for c in sentence.iter("aspectCategory"):
+            cats[c.get("category", "")] = c.get("polarity", "")
         for o in sentence.iter("Opinion"):
-            target = o.get("target")
-            if target is None or target == "NULL" or o.get("from") is None:
-                continue
-            span = (int(o.get("from", 0)), int(o.get("to", 0)))
-            polarity = o.get("polarity", "")
-            if span in spans and spans[span][1] != polarity:
-                polarity = "conflict"
-            spans[span] = (target, polarity)
-        out.append(AbsaSentence(text, [(term, s, e, pol) for (s, e), (term, pol) in sorted(spans.items())]))
+            cat_set = "2016"
+            pol, cat, target = o.get("polarity", ""), o.get("category", ""), o.get("target")
+            if cat:
+                cats[cat] = "conflict" if cat in cats and cats[cat] != pol else pol
+            if target and target != "NULL" and o.get("from") is not None:
+                span = (int(o.get("from", 0)), int(o.get("to", 0)))
+                spans[span] = (target, "conflict" if span in spans and spans[span][1] != pol else pol)
+        if sentence.find("Opinions") is not None:
+            cat_set = "2016"
+        terms = [(term, s, e, pol) for (s, e), (term, pol) in sorted(spans.items()) if 0 <= s < e <= len(text)]
+        out.append(AbsaSentence(text, terms, cats, cat_set))
     if not any(s.aspects for s in out):
         raise InvalidInputError(
             f"{path} holds no aspect terms (no <aspectTerm>, and no <Opinion> with a target): "

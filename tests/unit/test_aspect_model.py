@@ -88,7 +88,11 @@ def test_long_texts_are_read_in_pieces_and_spans_map_back():
 @pytest.mark.parametrize("text", ["", "   ", "😍😍😍", "\x00\x01", "a"])
 def test_bad_input_gets_a_clear_result(text):
     r = analyze_aspects(text)
-    assert isinstance(r.aspects, tuple) and r.summary["n_aspects"] == len([v for v in r.aspects if v.found])
+    assert r.summary["n_aspects"] == len(r.aspects) and all(r.text[v.start : v.end] for v in r.aspects)
+    if not r.text.strip():
+        assert "empty text" in r.notes and not r.aspects
+    else:
+        assert r.aspects or "no aspects found" in r.notes
 
 
 def test_one_pass_gives_the_sentence_models_scores():

@@ -35,6 +35,7 @@ import numpy as np
 
 from affectkit._validation import clean_text
 from affectkit.aspects.extract import EXTRACTORS
+from affectkit.aspects.model import CATEGORY_THRESHOLD, aspect_model_for
 from affectkit.exceptions import InvalidInputError
 from affectkit.registry import load
 from affectkit.text.clauses import governing_regions, split_clauses
@@ -176,8 +177,6 @@ class AspectAnalyzer:
             )
         aspect_model = None
         if self.method != "clauses":
-            from affectkit.aspects.model import aspect_model_for
-
             aspect_model = aspect_model_for(model, self.aspect_model)
             if aspect_model is None and (self.method == "model" or self.aspect_model is not None):
                 raise InvalidInputError(
@@ -221,7 +220,7 @@ class AspectAnalyzer:
                 raise InvalidInputError("The 'aspects' parameter was given but holds no aspect names.")
         model, ext, aspect_model = self._parts()
         if aspect_model is not None:
-            out = self._with_model(items, single, aspects, model, ext, aspect_model, clause_scores)
+            out, _ = self._with_model(items, single, aspects, model, ext, aspect_model, clause_scores)
             return out[0] if single else out
         plans = []
         pieces: dict[str, int] = {}
@@ -257,12 +256,11 @@ class AspectAnalyzer:
         model, ext, aspect_model = self._parts()
         if aspect_model is None:
             raise InvalidInputError("analyze_all needs the aspect model: the default transformer analyzer and method 'auto' or 'model'.")
-        passes: list[Any] = []
-        analyses = self._with_model(list(texts), False, None, model, ext, aspect_model, False, passes)
+        analyses, passes = self._with_model(list(texts), False, None, model, ext, aspect_model, False)
         return analyses, aspect_model.head_scores(passes)
 
     def _with_model(self, items: list[Any], single: bool, aspects: Sequence[str] | None, model: Any, ext: Any,
-                    aspect_model: Any, clause_scores: bool, keep: list[Any] | None = None) -> list[AspectAnalysis]:
+                    aspect_model: Any, clause_scores: bool) -> tuple[list[AspectAnalysis], list[Any]]:
         """The trained aspect model's verdicts (one encoder pass per text; clauses scored by ``model``)."""
         texts, notes_of, found_of = [], [], []
         for i, raw in enumerate(items):
@@ -273,8 +271,6 @@ class AspectAnalyzer:
             found_of.append(None if aspects is None and ext is None else self._aspect_spans(text, ext, aspects))
         given = [[(s, e) for _, s, e, _, _ in f if s is not None] if f is not None else [] for f in found_of]
         passes = aspect_model.run(texts, given=given, extract=aspects is None and ext is None)
-        if keep is not None:
-            keep.extend(passes)
         polarities = aspect_model.polarities
         clause_rows_of: list[list[Any]] = [[] for _ in texts]
         if clause_scores:
@@ -306,14 +302,14 @@ class AspectAnalyzer:
                         verdicts.append(self._verdict(name if source == "given" else text[s:e], s, e, t.scores, source, note))
             cats = tuple(
                 CategoryVerdict(c.category, c.scheme, round(c.probability, 6), c.polarity, dict(c.scores))
-                for c in ap.categories if c.probability >= _category_threshold()
+                for c in ap.categories if c.probability >= CATEGORY_THRESHOLD
             )
             if text.strip() and not verdicts:
                 notes.append("no aspects found")
             if not text.strip():
                 notes.append("empty text")
             out.append(self._summarise(text, verdicts, clause_rows, notes, polarities, cats))
-        return out
+        return out, passes
 
     @staticmethod
     def _verdict(name: str, s: int, e: int, scores: dict[str, float], source: str, note: str) -> AspectVerdict:
@@ -392,12 +388,6 @@ class AspectAnalyzer:
             p = proba[pieces[c.text]]
             clause_rows.append((c.start, c.end, labels[int(p.argmax())], {lab: float(v) for lab, v in zip(labels, p, strict=True)}))
         return self._summarise(text, verdicts, clause_rows, notes, labels)
-
-
-def _category_threshold() -> float:
-    from affectkit.aspects.model import CATEGORY_THRESHOLD
-
-    return CATEGORY_THRESHOLD
 
 
 def analyze_aspects(text: str | Sequence[str], analyzer: Any = "sentiment", aspects: Sequence[str] | None = None,

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from affectkit._runtime import softmax
+from affectkit.aspects.tags import decode_tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError
 
 __all__ = ["AspectModel", "AspectPass", "TermScore", "CategoryScore", "DEFAULT_ASPECT_MODEL", "aspect_model_for"]
@@ -71,12 +72,17 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+@lru_cache(maxsize=8)
+def _config(path: str) -> dict[str, Any]:
+    return json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+
+
 @lru_cache(maxsize=4)
 def _load(path: str, threads: int, spin: bool) -> tuple[dict[str, Any], Any, dict[str, np.ndarray]]:
     from affectkit._runtime import onnx_session
 
     p = Path(path)
-    config = json.loads((p / "config.json").read_text(encoding="utf-8"))
+    config = _config(path)
     session = onnx_session(p / "aspects.onnx", threads, spin=spin, optimize=True, feature="The aspect model")
     with np.load(p / "polarity.npz") as z:
         weights = {k.replace("__", "."): z[k].astype(np.float32) for k in z.files}
@@ -117,8 +123,8 @@ class AspectModel:
         return p
 
     def trunk_dir(self) -> Path:
-        config = json.loads((self._dir() / "config.json").read_text(encoding="utf-8"))
-        trunk = config["trunk"]
+        """The transformer model directory the branch reads (``config["trunk"]``: next to it, else shipped)."""
+        trunk = _config(str(self._dir().resolve()))["trunk"]
         p = self._dir() / trunk
         return p if (p / "config.json").is_file() else _shipped(trunk)
 
@@ -138,7 +144,7 @@ class AspectModel:
 
     @property
     def polarities(self) -> tuple[str, ...]:
-        return tuple(json.loads((self._dir() / "config.json").read_text(encoding="utf-8"))["polarities"])
+        return tuple(_config(str(self._dir().resolve()))["polarities"])
 
     # -- inference ---------------------------------------------------------------------------------------
     def run(self, texts: list[str], given: list[list[tuple[int, int]]] | None = None, extract: bool = True,
@@ -178,15 +184,13 @@ class AspectModel:
 
             wanted: list[tuple[tuple[int, int], list[int], bool]] = []
             if extract:
-                from affectkit.aspects.tags import decode_tags
-
                 for a, b in decode_tags(tags.argmax(-1), offsets, special, norm):
                     rs, re_ = to_raw(a, b)
                     toks = [t for t, (x, y) in enumerate(offsets) if not special[t] and x < b and y > a and x != y]
                     wanted.append(((rs, re_), toks, True))
+            raw_spans = [to_raw(x, y) if not special[t] and x != y else None for t, (x, y) in enumerate(offsets)]
             for gs, ge in (given[i] if given is not None else ()):
-                toks = [t for t, (x, y) in enumerate(offsets)
-                        if not special[t] and x != y and to_raw(x, y)[0] < ge and to_raw(x, y)[1] > gs]
+                toks = [t for t, r in enumerate(raw_spans) if r is not None and r[0] < ge and r[1] > gs]
                 if toks:
                     wanted.append(((gs, ge), toks, False))
             for span, toks, extracted in wanted:

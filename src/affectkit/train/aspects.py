@@ -42,7 +42,6 @@ import json
 import logging
 import math
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,42 +81,12 @@ class AspectSentence:
 
 
 def read_semeval(path: str | Path, domain: str = "") -> list[AspectSentence]:
-    """Sentences of a SemEval-2014 Task 4 or SemEval-2016 Task 5 (SB1) XML file, with terms and categories.
+    """The sentences of a SemEval-2014 Task 4 or SemEval-2016 Task 5 (SB1) XML file
+    (:func:`affectkit.datasets.read_absa_xml`) as training rows."""
+    from affectkit.datasets import read_absa_xml
 
-    2016 opinions on one span with different polarities make one ``conflict`` term; 2016 opinions
-    without a target count for their category only.
-    """
-    try:
-        root = ET.parse(path).getroot()
-    except (ET.ParseError, OSError) as exc:
-        raise InvalidInputError(f"Cannot read {path} as SemEval XML: {exc}") from None
-    out = []
-    for sentence in root.iter("sentence"):
-        text = sentence.findtext("text") or ""
-        spans: dict[tuple[int, int], str] = {}
-        cats: dict[str, str] = {}
-        cat_set = ""
-        for a in sentence.iter("aspectTerm"):
-            spans[(int(a.get("from", 0)), int(a.get("to", 0)))] = a.get("polarity", "")
-        for c in sentence.iter("aspectCategory"):
-            cats[c.get("category", "")] = c.get("polarity", "")
-            cat_set = "2014"
-        if sentence.find("aspectCategories") is not None or sentence.find("aspectTerms") is not None:
-            cat_set = "2014"
-        for o in sentence.iter("Opinion"):
-            cat_set = "2016"
-            pol, cat = o.get("polarity", ""), o.get("category", "")
-            if cat:
-                cats[cat] = "conflict" if cat in cats and cats[cat] != pol else pol
-            target = o.get("target")
-            if target and target != "NULL" and o.get("from") is not None:
-                span = (int(o.get("from", 0)), int(o.get("to", 0)))
-                spans[span] = "conflict" if span in spans and spans[span] != pol else pol
-        if sentence.find("Opinions") is not None:
-            cat_set = "2016"
-        terms = [(s, e, p) for (s, e), p in sorted(spans.items()) if 0 <= s < e <= len(text)]
-        out.append(AspectSentence(text, terms, cats, cat_set, domain))
-    return out
+    return [AspectSentence(r.text, [(s, e, pol) for _, s, e, pol in r.aspects], r.categories, r.category_set, domain)
+            for r in read_absa_xml(path)]
 
 
 def split_by_sentence(rows: list[AspectSentence], fraction: float, seed: int) -> tuple[list, list]:
@@ -656,9 +625,7 @@ def train_aspect_model(data: str | Path, out_dir: str | Path, *, arch: str = "as
     if path.is_dir():
         rows = default_sentences(path, val_fraction, seed)
     elif path.is_file():
-        sentences = read_semeval(path)
-        if not any(s.terms for s in sentences):
-            raise InvalidInputError(f"{path} holds no aspect terms (<aspectTerm> or <Opinion target=...>).")
+        sentences = read_semeval(path)  # refuses a file without aspect terms
         if val is not None:
             rows = (sentences, {"val": read_semeval(val)})
         else:
