@@ -33,6 +33,18 @@ def test_bio_tags_round_trip_to_whole_words():
     assert decode_tags(np.array([0, 0, 2, 1, 0, 0, 1, 0]), offsets, special, text) == [(4, 11), (20, 25)]
 
 
+
+def test_decoded_spans_do_not_start_or_end_with_a_function_word():
+    text = "the price of the wine for us"
+    # words: the price of the wine for us (one piece each)
+    offsets = [(0, 0), (0, 3), (4, 9), (10, 12), (13, 16), (17, 21), (22, 25), (26, 28), (0, 0)]
+    special = [1, 0, 0, 0, 0, 0, 0, 0, 1]
+    # "price of" -> "price"; "the wine" -> "wine"; "for" alone is no term
+    assert decode_tags(np.array([0, 0, 1, 2, 1, 2, 1, 0, 0]), offsets, special, text) == [(4, 9), (17, 21)]
+    # a function word inside a term stays: "price of the wine"
+    assert decode_tags(np.array([0, 0, 1, 2, 2, 2, 0, 0, 0]), offsets, special, text) == [(4, 21)]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(list("ab _@.:/\n\tw") + ["😍", "👍🏽", "http://x.y", "www.z", "@bob"]), max_size=20))
 def test_normalisation_with_offsets_is_the_normalisation(pieces):
@@ -195,3 +207,28 @@ def test_evaluate_reports_the_model_beside_rules_and_clauses(tmp_path):
     assert {"sentence", "clause", "model"} <= set(obj["polarity"]["sentiment"])
     assert "model" not in obj["polarity"]["lexicon"]
     assert obj["polarity"]["sentiment"]["model"]["accuracy"] >= 0.75
+
+
+def test_runs_of_one_recipe_are_averaged(tmp_path):
+    torch = pytest.importorskip("torch")
+    from affectkit.train.aspects import average_checkpoints
+
+    a, b = {"w": torch.tensor([1.0, 3.0]), "n": torch.tensor(7)}, {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(7)}
+    torch.save(a, tmp_path / "a.pt")
+    torch.save(b, tmp_path / "b.pt")
+    soup = torch.load(average_checkpoints([tmp_path / "a.pt", tmp_path / "b.pt"], tmp_path / "s.pt"))
+    assert soup["w"].tolist() == [2.0, 4.0] and soup["n"].item() == 7
+    torch.save({"v": torch.zeros(2)}, tmp_path / "c.pt")
+    with pytest.raises(InvalidInputError, match="same weights"):
+        average_checkpoints([tmp_path / "a.pt", tmp_path / "c.pt"], tmp_path / "x.pt")
+
+    xml = _write_xml(tmp_path / "train.xml", n=24)
+    res = CliRunner().invoke(app, ["train", str(xml), "--arch", "aspect", "--out", str(tmp_path / "m"),
+                                   "--epochs", "1", "--runs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "run 2/2" in res.output and "average:" in res.output
+    card = json.loads((tmp_path / "m" / "config.json").read_text())["card"]
+    assert card["runs"] == 2 and len(card["validation of each run (last epoch)"]) == 2
+    assert card["recipe"]["lr"] == 8e-5 and card["epochs"] == 1  # the aspect recipe's own learning rate
+    assert "weights averaged" in (tmp_path / "m" / "README.md").read_text()
+

@@ -338,9 +338,10 @@ def train(
     val_fraction: Annotated[float, typer.Option(help="Without --val: fraction held out for validation (multi-label threshold tuning and the report).", min=0.0, max=0.5)] = 0.1,
     c: Annotated[float, typer.Option("--C", help="Inverse regularisation of logreg and svm.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed of the hold-out split (and of bilstm/textcnn training).")] = 0,
-    epochs: Annotated[int, typer.Option(help="bilstm, textcnn, transformer: maximum epochs (early stopping on the validation loss).", min=1)] = 10,
+    epochs: Annotated[int | None, typer.Option(help="bilstm, textcnn, transformer: maximum epochs (early stopping on the validation loss; default 10); aspect: epochs (default 12).", min=1)] = None,
     base: Annotated[str, typer.Option(help="transformer: 'default' (fine-tune affectkit's default transformer) or a Hugging Face model id or directory.")] = "default",
-    lr: Annotated[float, typer.Option(help="transformer: learning rate of the encoder.", min=0.0)] = 5e-5,
+    lr: Annotated[float | None, typer.Option(help="transformer, aspect: learning rate of the encoder (default 5e-5 for transformer, 8e-5 for aspect).", min=0.0)] = None,
+    runs: Annotated[int, typer.Option(help="aspect: runs of the recipe (another batch order and dropout each) whose weights are averaged into the model.", min=1)] = 1,
     members: Annotated[str | None, typer.Option(help="--arch ensemble: comma-separated member models (names or directories; 'default' is the task default), e.g. default,classic,lexicon. The file's rows (or --val) tune the weights or the stacker.")] = None,
     mode: Annotated[str, typer.Option(help="--arch ensemble: soft (weighted mean), hard (weighted votes) or stacking (logistic regression on the members' scores).")] = "soft",
 ) -> None:
@@ -355,12 +356,12 @@ def train(
         from affectkit.train.aspects import train_aspect_model
 
         report = train_aspect_model(data, out_dir, arch=arch, val=val, val_fraction=val_fraction, seed=seed,
-                                    epochs=epochs, lr=lr, log=say)
+                                    epochs=epochs or 12, lr=8e-5 if lr is None else lr, runs=runs, log=say)
     elif arch == "transformer":
         from affectkit.train.finetune import train_transformer
 
         report = train_transformer(data, out_dir, **columns, base=base, task=task, val=val, val_fraction=val_fraction,
-                                   epochs=epochs, lr=lr, seed=seed, log=say)
+                                   epochs=epochs or 10, lr=5e-5 if lr is None else lr, seed=seed, log=say)
     elif arch == "ensemble":
         from affectkit.train.ensemble import train_ensemble
 
@@ -370,7 +371,7 @@ def train(
                                 seed=seed, log=say)
     elif arch in ("bilstm", "textcnn"):
         report = train_neural(data, out_dir, **columns, task=task, val=val, val_fraction=val_fraction,
-                              epochs=epochs, seed=seed, arch=arch, log=say)
+                              epochs=epochs or 10, seed=seed, arch=arch, log=say)
     else:
         report = train_classic(data, out_dir, **columns, estimator=arch, task=task, val=val,
                                val_fraction=val_fraction, C=c, seed=seed, log=say)

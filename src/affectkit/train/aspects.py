@@ -63,6 +63,7 @@ from affectkit.exceptions import InvalidInputError, require
 logger = logging.getLogger(__name__)
 
 __all__ = ["AspectTrainConfig", "AspectSentence", "read_semeval", "default_sentences", "train_aspects",
+           "average_checkpoints", "evaluate_checkpoint", "train_aspect_model",
            "TAGS", "POLARITIES", "CATEGORIES_2014", "CATEGORIES_2016"]
 
 ARCHS = ("aspect", "aspect-gnn")
@@ -144,6 +145,7 @@ class AspectTrainConfig:
     gcn_layers: int = 2
     val_fraction: float = 0.1
     seed: int = 0
+    run: int = 0  # runs of one recipe: the same split and initial weights, another batch order and dropout
     patience: int = 99
     max_length: int = 128
     threads: int | None = None
@@ -327,7 +329,9 @@ def _losses(torch: Any, model: Any, batch: Any, category_weight: float):
     F = torch.nn.functional
     h, m, tags, (sent, spans, pols), cats = batch
     tag_logits, context, states, cat_logits = model(h, m)
-    loss = F.cross_entropy(tag_logits.reshape(-1, len(TAGS)), tags.reshape(-1), ignore_index=-100)
+    loss = tag_logits.sum() * 0.0
+    if (tags != -100).any():  # a batch of untagged sentences only has no tag loss (not NaN)
+        loss = loss + F.cross_entropy(tag_logits.reshape(-1, len(TAGS)), tags.reshape(-1), ignore_index=-100)
     if len(pols):
         loss = loss + F.cross_entropy(model.polarity(context, states, m, sent, spans), pols, label_smoothing=0.1)
     known = cats >= 0
@@ -438,11 +442,13 @@ def train_aspects(cfg: AspectTrainConfig, rows: tuple[list[AspectSentence], dict
                 sum(len(v) for v in vals.values()), time.perf_counter() - t0)
     model = build_branch(trunk, cfg.shared_layers, cfg.arch, cfg.dropout, cfg.gcn_layers)
     del trunk
+    if cfg.run:  # same initial weights (drawn from ``seed``), another batch order and dropout
+        torch.manual_seed(cfg.seed + cfg.run)
     opt = torch.optim.AdamW(_groups(model, cfg))
     by_sent: dict[int, list[int]] = {}
     for a, (i, _, _) in enumerate(enc.aspects):
         by_sent.setdefault(i, []).append(a)
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed + cfg.run)
     steps_per_epoch = math.ceil(len(enc.ids) / cfg.batch_size)
     sched = warmup_schedule(opt, steps_per_epoch * cfg.epochs, cfg.warmup)
     lengths = np.array([len(s) for s in enc.ids])
@@ -603,8 +609,50 @@ def export_aspects(checkpoint: str | Path, out_dir: str | Path, *, arch: str, sh
     return out
 
 
+def average_checkpoints(paths: list[str | Path], out: str | Path) -> Path:
+    """Write the uniform average of the weights in ``paths`` (a "model soup", Wortsman et al., 2022).
+
+    Meant for runs of one recipe (:attr:`AspectTrainConfig.run`): they start from the same weights,
+    heads included, so their weights stay close enough for the average to be a better model
+    than each run rather than a broken one."""
+    torch = require("torch", "train", "Averaging checkpoints")
+    if not paths:
+        raise InvalidInputError("average_checkpoints needs at least one checkpoint; got none.")
+    states = [torch.load(str(p), map_location="cpu", weights_only=True) for p in paths]
+    keys = set(states[0])
+    for p, st in zip(paths[1:], states[1:], strict=True):
+        if set(st) != keys:
+            raise InvalidInputError(f"{p} does not hold the same weights as {paths[0]}: average runs of one recipe.")
+    soup = {k: (sum(st[k].double() for st in states) / len(states)).to(states[0][k].dtype)
+            if states[0][k].is_floating_point() else states[0][k] for k in states[0]}
+    torch.save(soup, str(out))
+    return Path(out)
+
+
+def evaluate_checkpoint(checkpoint: str | Path, vals: dict[str, list[AspectSentence]], *, arch: str = "aspect",
+                        shared_layers: int = 1, gcn_layers: int = 2, trunk: str | None = None,
+                        max_length: int = 128) -> dict[str, Any]:
+    """:func:`evaluate` a saved branch on each named list of sentences."""
+    torch = require("torch", "train", "Evaluating the aspect model")
+    from affectkit.train.finetune import default_torch_model
+    from affectkit.train.multitask import default_base
+
+    tok = require("tokenizers", "train", "Evaluating the aspect model").Tokenizer.from_file(
+        str(Path(default_base()) / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    trunk_model = default_torch_model(trunk, attn_implementation="eager")
+    model = build_branch(trunk_model, shared_layers, arch, 0.0, gcn_layers)
+    model.load_state_dict(torch.load(str(checkpoint), map_location="cpu", weights_only=True))
+    out = {}
+    for name, rows in vals.items():
+        enc = encode(tok, rows, max_length)
+        out[name] = evaluate(torch, model, enc, _trunk_states(torch, trunk_model, enc.ids, shared_layers), rows)
+    return out
+
+
 def train_aspect_model(data: str | Path, out_dir: str | Path, *, arch: str = "aspect", val: str | Path | None = None,
-                       val_fraction: float = 0.1, epochs: int = 12, lr: float = 8e-5, seed: int = 0,
+                       val_fraction: float = 0.1, epochs: int = 12, lr: float = 8e-5, seed: int = 0, runs: int = 1,
                        shared_layers: int = 1, threads: int | None = None, work_dir: str | Path | None = None,
                        log: Any = None) -> dict[str, Any]:
     """Train an aspect model and write its directory (``affectkit train --arch aspect|aspect-gnn``).
@@ -612,8 +660,10 @@ def train_aspect_model(data: str | Path, out_dir: str | Path, *, arch: str = "as
     ``data`` is a SemEval-2014 Task 4 or SemEval-2016 Task 5 (SB1) XML file, or the shared data
     directory (the shipped recipe: both 2014 train files and the 2016 restaurants file, validated
     on ``semeval2014-absa:restaurants-val`` and ``:laptops-val``). ``val``: a validation XML
-    file; without it ``val_fraction`` of the sentences (seed ``seed``) are held out. The model
-    kept is the last epoch's (the learning rate decays to zero; no selection on validation).
+    file; without it ``val_fraction`` of the sentences (seed ``seed``) are held out. Each run
+    keeps its last epoch (the learning rate decays to zero; no selection on validation); with
+    ``runs`` > 1 the runs differ in batch order and dropout only and the model is the average of
+    their weights (:func:`average_checkpoints`).
     """
     import shutil
     import tempfile
@@ -633,22 +683,39 @@ def train_aspect_model(data: str | Path, out_dir: str | Path, *, arch: str = "as
             rows = (train_rows, {"val": val_rows})
     else:
         raise InvalidInputError(f"The aspect training data {data!s} does not exist: pass a SemEval .xml file or ../shared/data.")
+    if runs < 1:
+        raise InvalidInputError(f"The 'runs' parameter must be at least 1. Got {runs}.")
     work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="affectkit-aspects-"))
-    cfg = AspectTrainConfig(out=str(work), data=str(path), arch=arch, epochs=epochs, lr=lr, seed=seed,
-                            shared_layers=shared_layers, threads=threads, patience=epochs + 1,
-                            val_fraction=val_fraction)
     say(f"training {arch} on {len(rows[0])} sentences ({sum(len(r.terms) for r in rows[0])} terms), "
-        f"validating on {', '.join(f'{k} ({len(v)})' for k, v in rows[1].items())}")
+        f"validating on {', '.join(f'{k} ({len(v)})' for k, v in rows[1].items())}"
+        + (f"; {runs} runs, weights averaged" if runs > 1 else ""))
     t0 = time.perf_counter()
-    summary = train_aspects(cfg, rows)
+    summaries, per_run = [], []
+    for k in range(runs):
+        cfg = AspectTrainConfig(out=str(work / f"run-{k}") if runs > 1 else str(work), data=str(path), arch=arch,
+                                epochs=epochs, lr=lr, seed=seed, run=k, shared_layers=shared_layers,
+                                threads=threads, patience=epochs + 1, val_fraction=val_fraction)
+        summaries.append(train_aspects(cfg, rows))
+        last = summaries[-1]["history"][-1]
+        per_run.append({name: last[name] for name in rows[1]})
+        if runs > 1:
+            say(f"run {k + 1}/{runs}: " + _brief(per_run[-1]))
     minutes = (time.perf_counter() - t0) / 60
-    last = summary["history"][-1]
-    metrics = {name: last[name] for name in rows[1]}
-    card = {"validation (last epoch)": metrics, "training minutes": round(minutes, 1), "epochs": len(summary["history"]),
+    summary = summaries[0]
+    if runs > 1:
+        checkpoint = average_checkpoints([work / f"run-{k}" / "last.pt" for k in range(runs)], work / "average.pt")
+        metrics = evaluate_checkpoint(checkpoint, rows[1], arch=arch, shared_layers=shared_layers)
+        say("average: " + _brief(metrics))
+    else:
+        checkpoint, metrics = work / "last.pt", per_run[0]
+    card = {"validation (last epoch)" if runs == 1 else "validation (average of the runs' last epochs)": metrics,
+            "training minutes": round(minutes, 1), "epochs": len(summary["history"]), "runs": runs,
             "train sentences": summary["train_sentences"], "train aspects": summary["train_aspects"],
-            "recipe": asdict(cfg)}
-    out = export_aspects(work / "last.pt", out_dir, arch=arch, shared_layers=shared_layers, card=card)
-    _write_card(out, arch, metrics, summary, minutes, str(path))
+            "recipe": {**asdict(cfg), "runs": runs, "out": None, "run": None}}
+    if runs > 1:
+        card["validation of each run (last epoch)"] = per_run
+    out = export_aspects(checkpoint, out_dir, arch=arch, shared_layers=shared_layers, card=card)
+    _write_card(out, arch, metrics, summary, minutes, str(path), runs=runs)
     if work_dir is None:
         shutil.rmtree(work, ignore_errors=True)
     return {"path": out, "validation": {f"{k} {m}": v for k, r in metrics.items()
@@ -657,16 +724,22 @@ def train_aspect_model(data: str | Path, out_dir: str | Path, *, arch: str = "as
                                                      ("polarity macro-F1", r["polarity"]["macro_f1"]))}}
 
 
-def _write_card(out: Path, arch: str, metrics: dict[str, Any], summary: dict[str, Any], minutes: float, data: str) -> None:
+def _brief(metrics: dict[str, Any]) -> str:
+    return "; ".join(f"{name} extraction F1 {r['extraction']['f1']:.4f}, polarity accuracy {r['polarity']['accuracy']:.4f}"
+                     for name, r in metrics.items())
+
+
+def _write_card(out: Path, arch: str, metrics: dict[str, Any], summary: dict[str, Any], minutes: float, data: str,
+                runs: int = 1) -> None:
     lines = [
         f"# Aspect model ({arch}): a branch of affect-transformer-v1",
         "",
         f"- layers shared with the sentence model: {summary['config']['shared_layers']} (frozen); branch: the layers above them, fine-tuned",
         f"- heads: BIO term tagger, term polarity (aspect-attended pooling){', two GCN layers on the attention graph' if arch == 'aspect-gnn' else ''}, restaurant categories",
         f"- trained on: {data} ({summary['train_sentences']} sentences, {summary['train_aspects']} polar terms); "
-        f"{len(summary['history'])} epochs in {minutes:.1f} min",
+        f"{len(summary['history'])} epochs{f' x {runs} runs, weights averaged,' if runs > 1 else ''} in {minutes:.1f} min",
         "",
-        "## Validation (last epoch)",
+        "## Validation (last epoch)" if runs == 1 else "## Validation (average of the runs' weights)",
         "",
     ]
     for name, r in metrics.items():
