@@ -286,6 +286,11 @@ class Analyzer(Estimator):
         for i, (row, chosen) in enumerate(zip(proba, chosen_all, strict=True)):
             scores = {label: float(p) for label, p in zip(labels, row, strict=True)}
             top = max(chosen, key=scores.__getitem__) if chosen else labels[int(row.argmax())]
+            notes = tuple(batch.notes[i])
+            if tags.multi_label and not chosen and batch.texts[i].strip():
+                j = labels.index(top)
+                notes += (f"no label reached its threshold; the highest is {top} {row[j]:.2f} "
+                          f"(threshold {thr[j]:.2f})",)
             out.append(
                 Result(
                     text=batch.texts[i],
@@ -296,7 +301,7 @@ class Analyzer(Estimator):
                     multi_label=tags.multi_label,
                     empty=batch.missing[i] or not batch.texts[i].strip(),
                     levels=levels[i],
-                    warnings=batch.notes[i],
+                    warnings=notes,
                     segments=segments[i],
                 )
             )

@@ -155,6 +155,19 @@ def test_analyze_text(page, base_url):
     _screenshot(page, "page-analyze.png")
 
 
+def test_an_empty_text_is_not_analysed(page, base_url):
+    page.goto(base_url)
+    requests = []
+    page.on("request", lambda r: requests.append(r.url) if "/v1/analyze" in r.url else None)
+    page.fill("#text-input", "   ")
+    page.click("#analyze-btn")
+    expect(page.locator("#analyze-error")).to_be_visible()
+    expect(page.locator("#analyze-error")).to_contain_text("Type or paste a text")
+    expect(page.locator("#results")).to_be_hidden()
+    assert requests == []
+    _screenshot(page, "page-empty-text.png")
+
+
 def test_review_job(page, base_url):
     page.goto(base_url)
     form_error = page.locator("#job-form-error")
@@ -203,6 +216,15 @@ def test_review_job(page, base_url):
     expect(report.locator("h2#sentiment")).to_contain_text("Sentiment")
     expect(report.locator("h2#rating")).to_be_visible()
     expect(page.locator("#job-summary")).to_contain_text("123")
+    # the whole report opens in its own tab (the same Blob URL), not as a download
+    open_link = page.locator("#report-open")
+    expect(open_link).to_be_visible()
+    assert open_link.get_attribute("target") == "_blank" and open_link.get_attribute("download") is None
+    with page.context.expect_page() as tab_info:
+        open_link.click()
+    tab = tab_info.value
+    expect(tab.locator("h2#sentiment")).to_contain_text("Sentiment")
+    tab.close()
 
     # downloads go through fetch + Blob as well
     links = page.locator("#job-files a.file[download]")
@@ -274,8 +296,8 @@ def test_api_key_and_errors(page, keyed_url):
     _analyze(page, "word " * 60)
     expect(err).to_contain_text("the limit is 200")
 
-    # an empty text: the service answers with warnings, shown above the results
-    _analyze(page, "")
+    # a text the service warns about (cleaned control characters): the warnings show above the results
+    _analyze(page, "fine\x00 thanks")
     expect(err).to_be_hidden()
     expect(page.locator("#warnings")).to_be_visible()
     expect(page.locator("#warnings li").first).not_to_be_empty()

@@ -267,7 +267,7 @@ def test_serve_options_not_given_come_from_the_environment(monkeypatch):
     pytest.importorskip("fastapi")
     uvicorn = pytest.importorskip("uvicorn")
     apps = []
-    monkeypatch.setattr(uvicorn, "run", lambda application, **kw: apps.append(application))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: apps.append(self.config.app))
     monkeypatch.setenv("AFFECTKIT_MAX_TEXTS", "7")
     monkeypatch.setenv("AFFECTKIT_MAX_CHARS", "900")
     r = run("serve", "--audio", "none", "--sentiment", "lexicon", "--emotion", "none", "--max-chars", "1000")
@@ -276,3 +276,85 @@ def test_serve_options_not_given_come_from_the_environment(monkeypatch):
     assert settings.max_texts == 7  # not on the command line: the environment's
     assert settings.max_chars == 1000  # on the command line: wins over the environment
     assert settings.sentiment == "lexicon" and settings.emotion is None
+
+
+# -- the first hour: help, errors, leftovers (issue 20) -----------------------------------------------
+COMMANDS = ("analyze", "aspects", "reviews", "models", "train", "evaluate", "calibrate", "audio", "serve")
+
+
+def test_help_keeps_extra_names_shows_examples_and_no_type_of_flags():
+    assert "affectkit[serve]" in run("serve", "--help").stdout
+    assert "[audio]" in run("serve", "--help").stdout
+    for command in COMMANDS:
+        page = run(command, "--help").stdout
+        assert "<bool>" not in page, command
+        assert "Example" in page, command
+
+
+def test_unknown_arch_fails_before_training_and_names_the_flag(tmp_path):
+    from affectkit.analyzers.classic.model import ESTIMATORS
+    from affectkit.cli.main import TRAIN_ARCHS
+
+    assert set(ESTIMATORS) <= set(TRAIN_ARCHS)
+    data = str(ROOT / "examples" / "sentiment.csv")
+    r = run("train", data, "--out", str(tmp_path / "m"), "--arch", "svn")
+    assert r.exit_code == 2
+    assert "--arch" in r.stderr and "Did you mean 'svm'?" in r.stderr and "training" not in r.output
+    assert not (tmp_path / "m").exists()
+    r = run("train", data, "--out", str(tmp_path / "m"), "--labels-col", "tags")
+    assert r.exit_code == 2 and "--labels-col" in r.stderr and "labels_col" not in r.stderr
+
+
+def test_a_failed_run_leaves_no_empty_folder(tmp_path, monkeypatch):
+    import affectkit.train.classic as classic
+
+    def fails(data, out_dir, **kwargs):
+        Path(out_dir).mkdir(parents=True)
+        raise ValueError("the estimator could not be fitted")
+
+    monkeypatch.setattr(classic, "train_classic", fails)
+    r = run("train", str(ROOT / "examples" / "sentiment.csv"), "--out", str(tmp_path / "new" / "m"))
+    assert r.exit_code == 1 and "could not be fitted" in r.stderr
+    assert not (tmp_path / "new" / "m").exists()
+    (tmp_path / "kept").mkdir()  # a folder that was there before is never removed
+    r = run("train", str(ROOT / "examples" / "sentiment.csv"), "--out", str(tmp_path / "kept"))
+    assert r.exit_code == 1 and (tmp_path / "kept").is_dir()
+
+
+def test_serve_on_a_busy_port_says_so_before_serving():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        r = run("serve", "--port", str(busy.getsockname()[1]), "--audio", "none")
+    assert r.exit_code == 2
+    assert "Cannot listen" in r.stderr and "--port" in r.stderr and "serving" not in r.output
+
+
+def test_json_lines_carry_the_id_column(tmp_path):
+    data = tmp_path / "rows.csv"
+    _write_csv(data, ["id", "text"], [("a7", "great"), ("b9", "terrible")])
+    r = run("analyze", "--input", str(data), "--json", "-m", "lexicon")
+    assert r.exit_code == 0, r.output
+    assert [json.loads(line)["id"] for line in r.stdout.splitlines()] == ["a7", "b9"]
+    r = run("aspects", "--input", str(data), "--json", "-m", "lexicon")
+    assert [json.loads(line)["id"] for line in r.stdout.splitlines()] == ["a7", "b9"]
+
+
+def test_evaluate_writes_no_png_unasked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run("evaluate", "--data", str(ROOT / "examples" / "sentiment.csv"), "--models", "lexicon")
+    assert r.exit_code == 0, r.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_emotion_without_a_label_over_its_threshold_says_why():
+    import affectkit
+
+    emotion = affectkit.load("emotion")
+    r = emotion.analyze("the weather report", threshold=0.99)
+    assert r.labels == () and any("no label reached its threshold" in w for w in r.warnings)
+    out = runner.invoke(app, ["analyze", "the weather report", "-m", "emotion", "--threshold", "0.99"],
+                        env={"COLUMNS": "250"})
+    assert out.exit_code == 0 and "none reached its threshold" in out.stdout

@@ -292,7 +292,7 @@ def test_cli_reviews(tmp_path):
     assert "123 rows" in res.output and "rating agreement" in res.output
     assert (tmp_path / "o" / "report.html").is_file()
     bad = CliRunner().invoke(app, ["reviews", str(EXAMPLE), "--text-col", "body", "--out", str(tmp_path / "p")])
-    assert bad.exit_code == 2 and "'text_col' column 'body'" in bad.output
+    assert bad.exit_code == 2 and "--text-col column 'body'" in bad.output
 
 
 def test_csv_output_quotes_cells_a_spreadsheet_would_run(tmp_path):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,10 +16,31 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from affectkit.exceptions import AffectkitError, InvalidInputError, UnknownModelError
 
+
+class _HelpFlag:
+    """``--help`` without the ``<bool>`` type column that Typer shows for flags (ours set ``metavar=""``)."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Command(_HelpFlag, TyperCommand):
+    pass
+
+
+class _Group(_HelpFlag, TyperGroup):
+    pass
+
+
 app = typer.Typer(
+    cls=_Group,
     name="affectkit",
     help="Sentiment analysis and emotion recognition: analyze texts, train, evaluate.",
     no_args_is_help=True,
@@ -37,10 +60,18 @@ EXIT_ERROR = 1
 REPORTED_ERRORS: tuple[type[BaseException], ...] = (AffectkitError, OSError, ValueError)
 
 
+#: Library parameters that the CLI spells as flags: an error names the flag the user typed.
+_FLAGS = re.compile(r"'?\b(text_col|label_col|labels_col|label_cols|val_fraction|batch_size|aspect_model)\b'?")
+
+
+def _as_flags(message: str) -> str:
+    return _FLAGS.sub(lambda m: "--" + m.group(1).replace("_", "-"), message)
+
+
 def _fail(exc: BaseException) -> typer.Exit:
     bad_input = isinstance(exc, InvalidInputError | UnknownModelError | FileNotFoundError)
     # escaped: rich would take "affectkit[serve]" in a message for a style tag and drop it
-    err.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", markup=True, highlight=False)
+    err.print(f"[bold red]Error:[/bold red] {escape(_as_flags(str(exc)))}", markup=True, highlight=False)
     return typer.Exit(EXIT_INPUT if bad_input else EXIT_ERROR)
 
 
@@ -65,9 +96,21 @@ def _reports_errors(
 
 @app.callback()
 def _main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details to stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", metavar="", help="Log progress details to stderr.")] = False,
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@contextlib.contextmanager
+def _no_empty_leftover(folder: Path | None):
+    """Run a command that writes ``folder``: when it fails, a folder it created and left empty goes."""
+    existed = folder is None or folder.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and folder is not None and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
 
 
 def _progress(enabled: bool):
@@ -79,47 +122,55 @@ def _progress(enabled: bool):
     )
 
 
-def _read_inputs(text: str | None, input_file: Path | None, text_col: str) -> tuple[list[Any], bool]:
-    """Texts from the argument, stdin ('-') or a file; and whether one text was given."""
+def _read_inputs(text: str | None, input_file: Path | None, text_col: str,
+                 id_col: str | None = None) -> tuple[list[Any], bool, list[Any] | None]:
+    """Texts from the argument, stdin ('-') or a file; whether one text was given; and the rows' ids
+    (the ``id_col`` column of a table that has one, else ``None``)."""
     from affectkit.io import read_lines, read_table
 
     if input_file is not None and text is not None:
         raise InvalidInputError("Give either TEXT or --input FILE, not both.")
     if input_file is not None:
         if input_file.suffix.lower() in (".txt", "") or input_file.name.endswith(".txt.gz"):
-            return list(read_lines(input_file)), False
+            return list(read_lines(input_file)), False, None
         table = read_table(input_file)
         if text_col not in table.columns:
             raise InvalidInputError(
                 f"The --text-col column {text_col!r} is not in {input_file.name}. Columns found: {table.columns}."
             )
-        return [row.get(text_col) for row in table.rows], False
+        ids = [row.get(id_col) for row in table.rows] if id_col and id_col in table.columns else None
+        return [row.get(text_col) for row in table.rows], False, ids
     if text is None:
         raise InvalidInputError("Give a TEXT to analyze, '-' to read lines from stdin, or --input FILE.")
     if text == "-":
         data = sys.stdin.buffer.read()
         lines = data.decode("utf-8", errors="replace").splitlines()
-        return lines, False
-    return [text], True
+        return lines, False, None
+    return [text], True, None
 
 
-@app.command()
+@app.command(cls=_Command)
 @_reports_errors
 def analyze(
     text: Annotated[str | None, typer.Argument(help="Text to analyze, or '-' for one text per line on stdin.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name or directory (see `affectkit models`).")] = "sentiment",
     input_file: Annotated[Path | None, typer.Option("--input", "-i", help="A .txt (one text per line), .csv, .tsv or .jsonl file.")] = None,
     text_col: Annotated[str, typer.Option(help="Text column of a CSV/TSV/JSONL input.")] = "text",
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output: one object, or one per line for several texts.")] = False,
+    id_col: Annotated[str, typer.Option(help="Column of a CSV/TSV/JSONL input whose value each result carries as 'id' (when the file has it).")] = "id",
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="JSON output: one object, or one per line for several texts.")] = False,
     threshold: Annotated[float | None, typer.Option(help="Threshold of multi-label models (default: the model's tuned ones).")] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per batch.", min=1)] = 256,
-    explain: Annotated[bool, typer.Option("--explain", help="Per-token contributions to each label, in colour (green for, red against).")] = False,
+    explain: Annotated[bool, typer.Option("--explain", metavar="", help="Per-token contributions to each label, in colour (green for, red against).")] = False,
     abstain: Annotated[float | None, typer.Option(help="Single-label models: answer 'mixed' when the top two probabilities are closer than this margin.", min=0.0, max=1.0)] = None,
 ) -> None:
-    """Analyze a text, stdin or a file with any model."""
+    """Analyze a text, stdin or a file with any model.
+
+    Examples: affectkit analyze "I love it" | affectkit analyze "so proud of you" --model emotion |
+    affectkit analyze --input examples/reviews.csv --json
+    """
     from affectkit.registry import load
 
-    texts, single = _read_inputs(text, input_file, text_col)
+    texts, single, ids = _read_inputs(text, input_file, text_col, id_col)
     analyzer = load(model)
     results = []
     with _progress(enabled=len(texts) > batch_size) as progress:
@@ -129,7 +180,7 @@ def analyze(
                                             explain=explain, abstain=abstain))
             progress.update(task, advance=min(batch_size, len(texts) - start))
     if as_json:
-        _emit_json(results, single)
+        _emit_json(results, single, ids)
         return
     _print_results(results, multi=analyzer.tags.multi_label)
     if explain:
@@ -166,13 +217,15 @@ def _coloured_explanation(index: int, result: Any) -> Any:
     return line
 
 
-def _emit_json(results: list[Any], single: bool) -> None:
-    """One pretty JSON object for a single text; JSON lines for several."""
+def _emit_json(results: list[Any], single: bool, ids: list[Any] | None = None) -> None:
+    """One pretty JSON object for a single text; JSON lines for several, each with its row's ``id``
+    first when the input file has an id column."""
     if single:
         out.print_json(json.dumps(results[0].to_dict(), ensure_ascii=False))
         return
-    for r in results:
-        sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+    for i, r in enumerate(results):
+        row = r.to_dict() if ids is None else {"id": ids[i], **r.to_dict()}
+        sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 
 
 def _print_results(results: list[Any], multi: bool) -> None:
@@ -184,7 +237,7 @@ def _print_results(results: list[Any], multi: bool) -> None:
     for i, r in enumerate(results, 1):
         top = sorted(r.scores.items(), key=lambda kv: -kv[1])[:3]
         scores = "  ".join(f"{k} {v:.2f}" for k, v in top)
-        shown = ", ".join(r.labels) if multi else r.label
+        shown = (", ".join(r.labels) or "- (none reached its threshold)") if multi else r.label
         if r.levels:
             shown += "\n" + "  ".join(f"{name}: {', '.join(lv.labels) or '-'}" for name, lv in r.levels.items())
         note = f" [dim]({'; '.join(r.warnings)})[/dim]" if r.warnings else ""
@@ -193,7 +246,7 @@ def _print_results(results: list[Any], multi: bool) -> None:
     out.print(table)
 
 
-@app.command()
+@app.command(cls=_Command)
 @_reports_errors
 def aspects(
     text: Annotated[str | None, typer.Argument(help="Text to analyze, or '-' for one text per line on stdin.")] = None,
@@ -201,19 +254,23 @@ def aspects(
     model: Annotated[str, typer.Option("--model", "-m", help="Sentiment model name or directory.")] = "sentiment",
     input_file: Annotated[Path | None, typer.Option("--input", "-i", help="A .txt, .csv, .tsv or .jsonl file.")] = None,
     text_col: Annotated[str, typer.Option(help="Text column of a CSV/TSV/JSONL input.")] = "text",
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output: one object, or one per line for several texts.")] = False,
+    id_col: Annotated[str, typer.Option(help="Column of a CSV/TSV/JSONL input whose value each result carries as 'id' (when the file has it).")] = "id",
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="JSON output: one object, or one per line for several texts.")] = False,
     method: Annotated[str, typer.Option(help="auto (the trained aspect model with the default sentiment model, else clauses), model, or clauses.")] = "auto",
     aspect_model: Annotated[str | None, typer.Option(help="An aspect model directory from 'affectkit train --arch aspect' (default: the shipped one).")] = None,
 ) -> None:
     """Sentiment per aspect: the trained aspect model finds aspect terms and judges each one (with the default
-    model); other models judge each aspect by the clauses that govern it."""
+    model); other models judge each aspect by the clauses that govern it.
+
+    Example: affectkit aspects "The pasta was excellent but the waiter was rude"
+    """
     from affectkit.aspects import AspectAnalyzer
 
-    texts, single = _read_inputs(text, input_file, text_col)
+    texts, single, ids = _read_inputs(text, input_file, text_col, id_col)
     names = aspect_names.split(",") if aspect_names is not None else None
     results = AspectAnalyzer(model, method=method, aspect_model=aspect_model).analyze(texts, aspects=names)
     if as_json:
-        _emit_json(results, single)
+        _emit_json(results, single, ids)
         return
     for r in results:
         table = Table(title=(r.text if len(r.text) <= 100 else r.text[:97] + "...").replace("[", r"\["),
@@ -232,7 +289,7 @@ def aspects(
         out.print(f"document: {doc['label'] if doc else '-'}; aspects {r.summary['polarity_counts']}{extra}")
 
 
-@app.command()
+@app.command(cls=_Command)
 @_reports_errors
 def reviews(
     input_file: Annotated[Path, typer.Argument(help="Reviews: .csv, .tsv, .jsonl or .parquet, optionally inside .gz or .zip.")],
@@ -244,27 +301,30 @@ def reviews(
     fmt: Annotated[str | None, typer.Option("--format", help="csv, tsv, jsonl or parquet (default: from the name).")] = None,
     sentiment: Annotated[str, typer.Option("--sentiment", help="Sentiment model name or directory ('none' to skip).")] = "sentiment",
     emotion: Annotated[str, typer.Option("--emotion", help="Emotion model name or directory ('none' to skip).")] = "emotion",
-    with_aspects: Annotated[bool, typer.Option("--aspects/--no-aspects", help="Sentiment per aspect.")] = True,
-    topics: Annotated[bool | None, typer.Option("--topics/--no-topics", help="Find topics (default: when the topics extra is installed).")] = None,
+    with_aspects: Annotated[bool, typer.Option("--aspects/--no-aspects", metavar="", help="Sentiment per aspect.")] = True,
+    topics: Annotated[bool | None, typer.Option("--topics/--no-topics", metavar="", help="Find topics (default: when the topics extra is installed).")] = None,
     topic_sample: Annotated[int, typer.Option(help="Fit topics on at most this many reviews; assign the rest.")] = 10_000,
     topic_assign: Annotated[str, typer.Option(help="Place reviews outside the topic sample by 'embeddings' (all embedded) or 'tfidf' (faster).")] = "embeddings",
-    fast: Annotated[bool, typer.Option("--fast", help="Big files on few cores: classic sentiment and emotion models, --topic-assign tfidf.")] = False,
+    fast: Annotated[bool, typer.Option("--fast", metavar="", help="Big files on few cores: classic sentiment and emotion models, --topic-assign tfidf.")] = False,
     engine: Annotated[str, typer.Option(help="local (processes) or ray (Ray Data actors).")] = "local",
     workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes (local) or actors (ray).")] = 1,
     batch_size: Annotated[int, typer.Option(help="Reviews per scored (and checkpointed) batch.")] = 256,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a local Ray instance).")] = None,
-    csv: Annotated[bool, typer.Option("--csv", help="Also write reviews.csv.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard an unfinished run in --out and start again.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    csv: Annotated[bool, typer.Option("--csv", metavar="", help="Also write reviews.csv.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", metavar="", help="Discard an unfinished run in --out and start again.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the run summary as JSON.")] = False,
 ) -> None:
-    """The review job: clean, score sentiment, emotions and aspects, find topics, write Parquet, SQLite and a report."""
+    """The review job: clean, score sentiment, emotions and aspects, find topics, write Parquet, SQLite and a report.
+
+    Example: affectkit reviews examples/reviews.csv --text-col text --id-col id --time-col date --rating-col rating --out review-report
+    """
     from affectkit.reviews import run_reviews
 
     if fast:
         sentiment = "sentiment-classic-v1" if sentiment == "sentiment" else sentiment
         emotion = "emotion-classic-v1" if emotion == "emotion" else emotion
         topic_assign = "tfidf"
-    with _progress(enabled=not as_json) as progress:
+    with _no_empty_leftover(out_dir), _progress(enabled=not as_json) as progress:
         task = progress.add_task("reviews", total=None)
 
         def tick(done: int, total: int) -> None:
@@ -294,11 +354,14 @@ def reviews(
         out.print(f"{name}: {path}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def models(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the list as JSON.")] = False,
 ) -> None:
-    """List the registered models and aliases."""
+    """List the registered models and aliases.
+
+    Example: affectkit models
+    """
     from affectkit.registry import list_models, registry
 
     aliases: dict[str, list[str]] = {}
@@ -323,7 +386,11 @@ def models(
     out.print(table)
 
 
-@app.command()
+#: ``affectkit train --arch``: classic estimators, neural, transformer, ensemble and aspect models.
+TRAIN_ARCHS = ("logreg", "svm", "nb", "tree", "bilstm", "textcnn", "transformer", "ensemble", "aspect", "aspect-gnn")
+
+
+@app.command(cls=_Command)
 @_reports_errors
 def train(
     data: Annotated[Path, typer.Argument(help="Labelled .csv, .tsv or .jsonl file; for --arch aspect / aspect-gnn a SemEval aspect .xml file, or the shared data folder (the shipped recipe).")],
@@ -345,13 +412,33 @@ def train(
     members: Annotated[str | None, typer.Option(help="--arch ensemble: comma-separated member models (names or directories; 'default' is the task default), e.g. default,classic,lexicon. The file's rows (or --val) tune the weights or the stacker.")] = None,
     mode: Annotated[str, typer.Option(help="--arch ensemble: soft (weighted mean), hard (weighted votes) or stacking (logistic regression on the members' scores).")] = "soft",
 ) -> None:
-    """Train a classic, BiLSTM, TextCNN, fine-tuned transformer or ensemble model on your labelled file and write a model directory."""
-    from affectkit.train.classic import train_classic
-    from affectkit.train.neural import train_neural
+    """Train a classic, BiLSTM, TextCNN, fine-tuned transformer, ensemble or aspect model on your labelled file and write a model directory.
 
+    Example: affectkit train examples/sentiment.csv --out my-model --label-col label --arch svm
+    """
     columns = {"text_col": text_col, "label_col": label_col, "labels_col": labels_col,
                "label_cols": label_cols.split(",") if label_cols else None}
     say = lambda m: err.print(m, markup=False)  # noqa: E731
+    if arch not in TRAIN_ARCHS:
+        import difflib
+
+        close = difflib.get_close_matches(arch, TRAIN_ARCHS, n=1)
+        raise InvalidInputError(f"The --arch option must be one of {', '.join(TRAIN_ARCHS)}. Got {arch!r}."
+                                + (f" Did you mean {close[0]!r}?" if close else ""))
+    with _no_empty_leftover(out_dir):
+        report = _train(arch, data, out_dir, columns, say, task=task, val=val, val_fraction=val_fraction, c=c,
+                        seed=seed, epochs=epochs, base=base, lr=lr, runs=runs, members=members, mode=mode)
+    out.print(f"Model written to {report['path']}")
+    if report.get("validation"):
+        out.print("Validation: " + ", ".join(f"{k} {v:.4f}" for k, v in report["validation"].items()))
+
+
+def _train(arch: str, data: Path, out_dir: Path, columns: dict[str, Any], say: Callable[[str], None], *, task: str,
+           val: Path | None, val_fraction: float, c: float, seed: int, epochs: int | None, base: str,
+           lr: float | None, runs: int, members: str | None, mode: str) -> dict[str, Any]:
+    from affectkit.train.classic import train_classic
+    from affectkit.train.neural import train_neural
+
     if arch in ("aspect", "aspect-gnn"):
         from affectkit.train.aspects import train_aspect_model
 
@@ -375,12 +462,10 @@ def train(
     else:
         report = train_classic(data, out_dir, **columns, estimator=arch, task=task, val=val,
                                val_fraction=val_fraction, C=c, seed=seed, log=say)
-    out.print(f"Model written to {report['path']}")
-    if report.get("validation"):
-        out.print("Validation: " + ", ".join(f"{k} {v:.4f}" for k, v in report["validation"].items()))
+    return report
 
 
-@app.command()
+@app.command(cls=_Command)
 @_reports_errors
 def evaluate(
     data: Annotated[str, typer.Option("--data", "-d", help="Labelled file (.csv/.tsv/.jsonl), a shared data set as name:split (e.g. tweeteval-sentiment:val), or aspect data: semeval2014-absa:restaurants, semeval2016-absa:restaurants or a SemEval .xml file.")],
@@ -388,12 +473,15 @@ def evaluate(
     text_col: Annotated[str, typer.Option(help="Text column of a file.")] = "text",
     label_col: Annotated[str | None, typer.Option(help="Label column (single-label).")] = None,
     labels_col: Annotated[str | None, typer.Option(help="Comma-separated labels column (multi-label).")] = None,
-    plot: Annotated[Path | None, typer.Option(help="Where to write the confusion-matrix PNG.")] = Path("evaluation.png"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Also write the confusion matrices to this PNG (e.g. evaluation.png); none by default.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the results as JSON.")] = False,
     limit: Annotated[int | None, typer.Option(help="Evaluate on the first N examples only.", min=1)] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per batch.", min=1)] = 256,
 ) -> None:
-    """Compare models side by side on one labelled set: one table and a confusion-matrix PNG."""
+    """Compare models side by side on one labelled set: one table (and, with --plot, the confusion matrices).
+
+    Example: affectkit evaluate --data examples/labelled.csv --models lexicon,classic,sentiment --plot eval.png
+    """
     from affectkit.datasets import is_absa
     from affectkit.evaluation import evaluate as run_evaluation
     from affectkit.evaluation import plot_confusion
@@ -446,7 +534,7 @@ def evaluate(
         out.print(f"Confusion matrix: {png}")
 
 
-@app.command()
+@app.command(cls=_Command)
 @_reports_errors
 def calibrate(
     model: Annotated[str, typer.Argument(help="Model name or directory to calibrate.")],
@@ -455,9 +543,12 @@ def calibrate(
     text_col: Annotated[str, typer.Option(help="Text column of a file.")] = "text",
     label_col: Annotated[str | None, typer.Option(help="Label column (single-label).")] = None,
     labels_col: Annotated[str | None, typer.Option(help="Comma-separated labels column (multi-label).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the numbers as JSON.")] = False,
 ) -> None:
-    """Calibrate a model on validation data: temperature scaling (single-label) or per-label thresholds (multi-label)."""
+    """Calibrate a model on validation data: temperature scaling (single-label) or per-label thresholds (multi-label).
+
+    Example: affectkit calibrate sentiment --data examples/sentiment.csv --out my-calibrated
+    """
     from affectkit.calibration import calibration_summary
 
     texts, y = _labelled(data, text_col, label_col, labels_col)
@@ -528,7 +619,7 @@ def _labelled(data: str, text_col: str, label_col: str | None, labels_col: str |
     return labelled.texts, labelled.y
 
 
-@app.command()
+@app.command(cls=_Command)
 @_reports_errors
 def export(
     model: Annotated[str, typer.Argument(help="A Hugging Face model: 'hf:<Hub id or directory>', or a directory saved from one.")],
@@ -547,17 +638,20 @@ def export(
     out.print(f"Load it with affectkit.load({str(path)!r}) or `affectkit analyze --model {path} TEXT`.")
 
 
-@app.command("audio")
+@app.command("audio", cls=_Command)
 @_reports_errors
 def audio_cmd(
     file: Annotated[Path, typer.Argument(help="A wav, flac, ogg or mp3 file.")],
     transcript: Annotated[str | None, typer.Option("--transcript", "-t", help="What is said (default: transcribed with Whisper tiny.en when installed).")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Speech + text model name or directory.")] = "audio",
     mode: Annotated[str, typer.Option(help="Fusion: 'weighted' (learned weights) or 'stacking'.")] = "weighted",
-    asr: Annotated[bool | None, typer.Option("--asr/--no-asr", help="Transcribe when no --transcript is given (default: when installed).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON: the label, and the probabilities of the fusion and of each branch.")] = False,
+    asr: Annotated[bool | None, typer.Option("--asr/--no-asr", metavar="", help="Transcribe when no --transcript is given (default: when installed).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="JSON: the label, and the probabilities of the fusion and of each branch.")] = False,
 ) -> None:
-    """Emotion from speech and text (7 classes): an acoustic branch, a text branch, late fusion."""
+    """Emotion from speech and text (7 classes): an acoustic branch, a text branch, late fusion.
+
+    Example: affectkit audio examples/speech.flac
+    """
     from affectkit.registry import load
 
     params: dict[str, Any] = {"mode": mode}
@@ -586,15 +680,15 @@ def audio_cmd(
         err.print(f"note: {w}", markup=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.", min=0, max=65535)] = 8000,
     sentiment: Annotated[str, typer.Option("--sentiment", help="Sentiment model name or directory ('none' to leave out).")] = "sentiment",
     emotion: Annotated[str, typer.Option("--emotion", help="Emotion model name or directory ('none' to leave out).")] = "emotion",
-    with_aspects: Annotated[bool, typer.Option("--aspects/--no-aspects", help="Serve /v1/aspects.")] = True,
-    audio: Annotated[str, typer.Option("--audio", help="Speech + text emotion model for /v1/audio: a name or directory, 'auto' (when the [audio] extra is installed) or 'none'.")] = "auto",
+    with_aspects: Annotated[bool, typer.Option("--aspects/--no-aspects", metavar="", help="Serve /v1/aspects.")] = True,
+    audio: Annotated[str, typer.Option("--audio", help="Speech + text emotion model for /v1/audio: a name or directory, 'auto' (when the \\[audio] extra is installed) or 'none'.")] = "auto",
     jobs_dir: Annotated[Path, typer.Option("--jobs-dir", help="Folder for uploaded review files, job results and jobs.sqlite.")] = Path("affectkit-jobs"),
     max_texts: Annotated[int, typer.Option(help="Texts per request (413 above).", min=1)] = 128,
     max_chars: Annotated[int, typer.Option(help="Characters per text (413 above).", min=1)] = 50_000,
@@ -603,10 +697,12 @@ def serve(
     cors_origin: Annotated[list[str] | None, typer.Option("--cors-origin", help="Allow browser calls from this origin (repeatable). Off by default.")] = None,
     job_workers: Annotated[int, typer.Option(help="Review jobs run at the same time.", min=1)] = 1,
 ) -> None:
-    """Serve the HTTP API and web page (needs the [serve] extra). Set AFFECTKIT_API_KEY to require a key.
+    """Serve the HTTP API and web page (needs the serve extra: pip install 'affectkit\\[serve]'). Set AFFECTKIT_API_KEY to require a key.
 
     Options not given here come from environment variables AFFECTKIT_<SETTING> (e.g. AFFECTKIT_MAX_TEXTS),
     else from their defaults.
+
+    Example: affectkit serve --port 8000, then open http://127.0.0.1:8000
     """
     none = ("none", "")
     given = {  # option -> (settings field, value); options left at their default defer to AFFECTKIT_<FIELD>
@@ -619,10 +715,40 @@ def serve(
     }
     settings = {field: value for option, (field, value) in given.items()
                 if getattr(ctx.get_parameter_source(option), "name", "DEFAULT") != "DEFAULT"}
-    application, uvicorn = _service_app(audio=audio, **settings)
+    sock = _listen(host, port)  # before loading models: a busy port fails at once, and nothing says "serving"
+    try:
+        application, uvicorn = _service_app(audio=audio, **settings)
+    except BaseException:
+        sock.close()
+        raise
+    port = sock.getsockname()[1]
     key = "on (AFFECTKIT_API_KEY)" if application.state.settings.api_key else "off"
+    server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="warning",
+                                           timeout_graceful_shutdown=5))
     err.print(f"affectkit serving on http://{host}:{port}  (API key: {key}; docs at /docs)")
-    uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+@_reports_errors
+def _listen(host: str, port: int) -> Any:
+    """A socket bound to ``host:port`` (port 0: a free one), or a clear error when it cannot be."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidInputError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. "
+                                f"Another program may be using the port: pick another with --port.") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 @_reports_errors(errors=(AffectkitError, ValueError))  # a missing [serve] extra or bad settings; not the server's run

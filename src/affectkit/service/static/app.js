@@ -175,6 +175,12 @@
     const errBox = $("analyze-error");
     show(errBox, false);
     const results = $("results");
+    if (!textInput.value.trim()) {  // an empty text has no sentiment: say so instead of showing one
+      show(results, false);
+      showError(errBox, new Error("Type or paste a text to analyze first."));
+      textInput.focus();
+      return;
+    }
     analyzeBtn.disabled = true;
     analyzeBtn.textContent = "Analyzing...";
     results.setAttribute("aria-busy", "true");
@@ -496,6 +502,8 @@
     const frame = $("report-frame");
     frame.removeAttribute("src");
     show(frame, false);
+    $("report-open").removeAttribute("href");
+    show($("report-open"), false);
     show($("job-error"), false);
   }
 
@@ -689,6 +697,9 @@
         const frame = $("report-frame");
         frame.src = url;
         show(frame);
+        const open = $("report-open");  // the whole report in its own tab, not a download
+        open.href = url;
+        show(open);
       } catch (err) {
         showError($("job-error"), err);
       }
