@@ -263,7 +263,8 @@ def test_calibrate_on_labels_of_another_task_is_bad_input(tmp_path):
     assert r.exit_code == 2 and "positive" in r.stderr
 
 
-def test_serve_options_not_given_come_from_the_environment(monkeypatch):
+def test_serve_options_not_given_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the service makes its jobs folder in the working directory
     pytest.importorskip("fastapi")
     uvicorn = pytest.importorskip("uvicorn")
     apps = []
