@@ -267,3 +267,32 @@ def test_bad_arguments_name_the_parameter(tmp_path, kwargs, param):
     args.update(kwargs)
     with pytest.raises(InvalidInputError, match=rf"write_report\({param}=\.\.\.\) expected .* got"):
         write_report(**args)
+
+
+def test_summary_aspects_and_flagged_rows(tmp_path):
+    reviews = make_reviews(12)
+    body = "The zipper broke on day two but the fabric is lovely and soft."
+    reviews["text_clean"] = [body] * len(reviews)
+    za, fa = body.index("zipper"), body.index("fabric")
+    mention = json.dumps([{"aspect": "Zipper", "start": za, "end": za + 6, "polarity": "negative", "probability": 0.9},
+                          {"aspect": "fabric", "start": fa, "end": fa + 6, "polarity": "positive", "probability": 0.9}])
+    plural = json.dumps([{"aspect": "zippers", "start": za, "end": za + 6, "polarity": "negative", "probability": 0.8}])
+    reviews["aspects"] = [mention, plural, "[]", "not json", None] + [mention] * 7
+    reviews["id"] = [f"r{i}" for i in range(len(reviews))]
+    page = written(tmp_path, reviews, make_topics(), make_info(id_col="id", n_flagged=4))
+    # the summary at the top, computed from the numbers
+    assert page.index(">In short</h2>") < page.index(">Sentiment distribution</h2>")
+    assert "reviews scored:" in page and "What hurts most: the topic" in page
+    assert "the most complained-about is \u201czipper\u201d (100.0% of 9 mentions negative)" in page
+    assert "the most praised is \u201cfabric\u201d" in page and "rows were flagged (listed at the end)" in page
+    # aspects case-folded, a plural with its singular, counts, shares and quotes around the mention
+    assert ">Aspects</h2>" in page and "<strong>zipper</strong>" in page and "zippers" not in page
+    assert "The zipper broke on day two" in page
+    # flagged rows listed with their id, flags and first words
+    flagged = [i for i, f in enumerate(reviews["flags"]) if f]
+    assert flagged and all(f"<td>r{i}</td><td>empty</td>" in page for i in flagged)
+
+
+def test_no_aspect_section_without_mentions(tmp_path):
+    page = written(tmp_path, make_reviews(), make_topics(), make_info())
+    assert ">Aspects</h2>" not in page and ">In short</h2>" in page

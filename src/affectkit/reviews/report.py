@@ -44,13 +44,17 @@ def _environment() -> Any:
 def render_report(reviews: pd.DataFrame, topics: pd.DataFrame, info: Mapping[str, Any]) -> str:
     """The report page as a string (see :func:`write_report` for the arguments)."""
     template = _environment().get_template(TEMPLATE)
+    aspects = sections.aspects(reviews, info)
+    rating = sections.rating(reviews, info.get("rating_col"))
     context = {
         "header": sections.header(info, reviews),
+        "summary": sections.summary(reviews, topics, info, aspects, rating),
+        "aspects": aspects,
         "sentiment": sections.sentiment(reviews),
         "topic_sentiment": sections.topic_sentiment(topics),
         "emotions": sections.emotions(reviews),
         "trend": sections.trend(reviews, info.get("time_col")),
-        "rating": sections.rating(reviews, info.get("rating_col")),
+        "rating": rating,
         "topics": sections.topics(topics),
         "flags": sections.flags(reviews, info),
         "notes": sections.notes(info),

@@ -33,12 +33,16 @@ from affectkit.reviews.values import (
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["header", "sentiment", "topic_sentiment", "emotions", "trend", "rating", "topics", "flags", "notes",
-           "MAX_TOPICS_PLOTTED", "MAX_EMOTIONS_PLOTTED", "REPRESENTATIVE_CHARS"]
+__all__ = ["header", "summary", "sentiment", "topic_sentiment", "emotions", "trend", "rating", "topics", "aspects",
+           "flags", "notes", "MAX_TOPICS_PLOTTED", "MAX_EMOTIONS_PLOTTED", "REPRESENTATIVE_CHARS", "MAX_ASPECTS_LISTED",
+           "MAX_FLAGGED_LISTED"]
 
 MAX_TOPICS_PLOTTED = 15
 MAX_EMOTIONS_PLOTTED = 12
 REPRESENTATIVE_CHARS = 300
+MAX_ASPECTS_LISTED = 15
+MAX_FLAGGED_LISTED = 50
+QUOTE_CHARS = 160
 
 
 def header(info: Mapping[str, Any], reviews: pd.DataFrame) -> dict[str, Any]:
@@ -246,14 +250,141 @@ def topics(topic_table: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def _row_ids(reviews: pd.DataFrame, info: Mapping[str, Any]) -> list[str]:
+    """Each row's id: the id column of the run, else its ``row`` number (1-based), else its position."""
+    ids = column(reviews, info.get("id_col")) if info.get("id_col") else None
+    if ids is not None:
+        return [text(v) for v in ids.tolist()]
+    rows = column(reviews, "row")
+    if rows is not None:
+        return [str(as_int(v, i) + 1) for i, v in enumerate(rows.tolist())]
+    return [str(i + 1) for i in range(len(reviews))]
+
+
+def _texts(reviews: pd.DataFrame, info: Mapping[str, Any]) -> list[str]:
+    for name in ("text_clean", info.get("text_col"), "text"):
+        col = column(reviews, name) if name else None
+        if col is not None:
+            return [text(v) for v in col.tolist()]
+    return [""] * len(reviews)
+
+
 def flags(reviews: pd.DataFrame, info: Mapping[str, Any]) -> dict[str, Any]:
-    """How many rows carry each flag (most first) and how many carry any."""
+    """How many rows carry each flag (most first), how many carry any, and the first
+    :data:`MAX_FLAGGED_LISTED` of them: id, flags and first words."""
     col = column(reviews, "flags")
     values = col.tolist() if col is not None else []
     counts = Counter(f for v in values for f in set(split_cell(v)))
     n_flagged = as_int(info.get("n_flagged"), sum(1 for v in values if split_cell(v)))
     rows = [[f, f"{c:,}"] for f, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-    return {"n_flagged": f"{n_flagged:,}", "rows": rows}
+    flagged = [i for i, v in enumerate(values) if split_cell(v)]
+    ids, texts = _row_ids(reviews, info), _texts(reviews, info)
+    listed = [[ids[i], ", ".join(split_cell(values[i])), truncate(" ".join(texts[i].split()), 80) or "(empty)"]
+              for i in flagged[:MAX_FLAGGED_LISTED]]
+    return {"n_flagged": f"{n_flagged:,}", "rows": rows, "listed": listed,
+            "more": f"{len(flagged) - len(listed):,}" if len(flagged) > len(listed) else ""}
+
+
+def _aspect_mentions(reviews: pd.DataFrame, info: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(aspect, polarity, quote) for every aspect mention of the run."""
+    col = column(reviews, "aspects")
+    if col is None:
+        return []
+    texts = _texts(reviews, info)
+    out = []
+    for value, body in zip(col.tolist(), texts, strict=True):
+        if missing(value) or not str(value).strip():
+            continue
+        try:
+            items = json.loads(value) if isinstance(value, str) else list(value)
+        except (TypeError, ValueError):
+            continue
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, Mapping) or item.get("polarity") not in SENTIMENT_LABELS:
+                continue
+            name = " ".join(text(item.get("aspect")).lower().split())
+            if not name:
+                continue
+            start, end = as_int(item.get("start"), -1), as_int(item.get("end"), -1)
+            out.append((name, str(item["polarity"]), _quote(body, start, end)))
+    return out
+
+
+def _quote(body: str, start: int, end: int) -> str:
+    """The words around a mention (about :data:`QUOTE_CHARS` characters), or the start of the text."""
+    if not 0 <= start < end <= len(body):
+        return truncate(" ".join(body.split()), QUOTE_CHARS)
+    half = QUOTE_CHARS // 2
+    a, b = max(0, start - half), min(len(body), end + half)
+    while a > 0 and not body[a - 1].isspace():
+        a += 1
+    snippet = " ".join(body[a:b].split())
+    return ("…" if a > 0 else "") + snippet + ("…" if b < len(body) else "")
+
+
+def _group_key(name: str, names: set[str]) -> str:
+    """Mentions grouped case-insensitively, a plural with its singular ("sizes" -> "size")."""
+    return name[:-1] if name.endswith("s") and not name.endswith("ss") and name[:-1] in names else name
+
+
+def aspects(reviews: pd.DataFrame, info: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The most mentioned aspects over the run: mentions, share negative and positive, the main
+    polarity, and a quote for the complaint and the praise (``None`` without aspect mentions)."""
+    mentions = _aspect_mentions(reviews, info)
+    if not mentions:
+        return None
+    names = {m[0] for m in mentions}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for name, pol, quote in mentions:
+        groups.setdefault(_group_key(name, names), []).append((pol, quote))
+    rows = []
+    for name, items in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MAX_ASPECTS_LISTED]:
+        n = len(items)
+        neg = sum(p == "negative" for p, _ in items)
+        pos = sum(p == "positive" for p, _ in items)
+        quotes = [q for p, q in items if p == "negative"][:1] + [q for p, q in items if p == "positive"][:1]
+        rows.append({"aspect": name, "mentions": f"{n:,}", "negative": pct(neg / n), "positive": pct(pos / n),
+                     "main": "negative" if neg > pos else "positive" if pos > neg else "mixed",
+                     "n": n, "n_negative": neg, "n_positive": pos, "quotes": quotes})
+    return {"rows": rows, "total": f"{len(mentions):,}", "distinct": f"{len(groups):,}"}
+
+
+def summary(reviews: pd.DataFrame, topic_table: pd.DataFrame, info: Mapping[str, Any],
+            aspect_section: dict[str, Any] | None, rating_section: dict[str, Any] | None) -> list[str]:
+    """Three or four sentences for the top of the report, each computed from the sections' numbers."""
+    out = []
+    col = column(reviews, "sentiment")
+    labels = [sentiment_label(v) for v in col.tolist()] if col is not None else []
+    scored = [x for x in labels if x]
+    if scored:
+        share = {lab: sum(x == lab for x in scored) / len(scored) for lab in SENTIMENT_LABELS}
+        out.append(f"{len(scored):,} reviews scored: {pct(share['positive'])} positive, {pct(share['negative'])} "
+                   f"negative, {pct(share['neutral'])} neutral.")
+    records = [r for r in _sorted_topics(topic_table) if as_int(r.get("topic"), -1) != -1 and as_int(r.get("size")) >= 5]
+    if records:
+        worst = max(records, key=lambda r: (as_float(r.get("share_negative")), as_int(r.get("size"))))
+        if as_float(worst.get("share_negative")) > 0:
+            out.append(f"What hurts most: the topic \u201c{_topic_name(worst)}\u201d, "
+                       f"{pct(worst.get('share_negative'))} negative over {as_int(worst.get('size')):,} reviews.")
+    if aspect_section:  # among the ten most mentioned aspects: the largest negative and positive shares
+        rows = [r for r in aspect_section["rows"][:10] if r["n"] >= 2]
+        complaint = max(rows, key=lambda r: (r["n_negative"] / r["n"], r["n"]), default=None)
+        praise = max(rows, key=lambda r: (r["n_positive"] / r["n"], r["n"]), default=None)
+        parts = []
+        if complaint and complaint["n_negative"]:
+            parts.append(f"the most complained-about is \u201c{complaint['aspect']}\u201d "
+                         f"({complaint['negative']} of {complaint['n']:,} mentions negative)")
+        if praise and praise["n_positive"] and praise is not complaint:
+            parts.append(f"the most praised is \u201c{praise['aspect']}\u201d "
+                         f"({praise['positive']} of {praise['n']:,} positive)")
+        if parts:
+            out.append("Of the ten most mentioned aspects, " + "; ".join(parts) + ".")
+    if rating_section and rating_section.get("agreement") not in (None, "–"):
+        out.append(f"Predicted sentiment agrees with the star ratings on {rating_section['agreement']} of the rated reviews.")
+    n_flagged = as_int(info.get("n_flagged"))
+    if n_flagged:
+        out.append(f"{n_flagged:,} rows were flagged (listed at the end).")
+    return out[:5]
 
 
 def notes(info: Mapping[str, Any]) -> list[str]:
