@@ -296,3 +296,15 @@ def test_summary_aspects_and_flagged_rows(tmp_path):
 def test_no_aspect_section_without_mentions(tmp_path):
     page = written(tmp_path, make_reviews(), make_topics(), make_info())
     assert ">Aspects</h2>" not in page and ">In short</h2>" in page
+
+
+def test_topic_emotions_are_the_distinctive_ones():
+    from affectkit.reviews.topics import _distinctive
+
+    overall = pd.Series({"emotion_admiration": 0.5, "emotion_anger": 0.1, "emotion_grief": 0.004,
+                         "emotion_disappointment": 0.05, "emotion_annoyance": 0.02})
+    topic = pd.Series({"emotion_admiration": 0.5, "emotion_anger": 0.3, "emotion_grief": 0.04,
+                       "emotion_disappointment": 0.08, "emotion_annoyance": 0.1})
+    # admiration is as common as everywhere; grief is 10x but too rare to count; ranked by the excess
+    assert _distinctive(topic, overall) == "anger (x3.0);annoyance (x5.0);disappointment (x1.6)"
+    assert _distinctive(overall, overall) == ""

@@ -174,6 +174,24 @@ def _with_polarity(term: str, counts: Any) -> str:
     return f"{term} ({n}, {100 * k / n:.0f}% {label})"
 
 
+#: An emotion is distinctive of a topic when its mean score there is at least this many times its
+#: mean over all reviews (the lift) and at least :data:`EMOTION_FLOOR`, so that rare emotions do not
+#: win on noise; the distinctive ones are ranked by how much more of them the topic has.
+EMOTION_LIFT = 1.2
+EMOTION_FLOOR = 0.05
+
+
+def _distinctive(means: Any, overall: Any, k: int = 3) -> str:
+    """``"anger (x2.1);disappointment (x1.7)"``: the emotions most over-represented in a topic against
+    the whole run's mix, ranked by the excess (topic mean - overall mean), shown with their lift."""
+    found = []
+    for c in means.index:
+        m, o = float(means[c]), float(overall[c])
+        if m >= EMOTION_FLOOR and o > 0 and m / o >= EMOTION_LIFT:
+            found.append((m - o, m / o, c))
+    return ";".join(f"{c[len('emotion_'):]} (x{lift:.1f})" for _, lift, c in sorted(found, reverse=True)[:k])
+
+
 def summarize_topics(frame: Any, result: TopicResult | None) -> Any:
     """One row per topic: label, words, size, sentiment mix, top emotions, top aspects, representatives."""
     import json
@@ -187,15 +205,16 @@ def summarize_topics(frame: Any, result: TopicResult | None) -> Any:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     emotion_cols = [c for c in frame.columns if c.startswith("emotion_") and c not in ("emotion_top",)
                     and frame[c].dtype.kind == "f" and c != "emotion_neutral"]
+    all_scored = frame[frame["sentiment"].notna()] if "sentiment" in frame else frame.iloc[:0]
+    overall = all_scored[emotion_cols].mean() if emotion_cols and len(all_scored) else None
     rows = []
     for t in sorted(result.words) + ([-1] if (frame["topic"] == -1).any() else []):
         part = frame[frame["topic"] == t]
         scored = part[part["sentiment"].notna()] if "sentiment" in part else part.iloc[:0]
         share = scored["sentiment"].value_counts(normalize=True) if len(scored) else pd.Series(dtype=float)
         top_emotions = ""
-        if emotion_cols and len(scored):
-            means = scored[emotion_cols].mean().sort_values(ascending=False)
-            top_emotions = ";".join(c[len("emotion_"):] for c in means.index[:3])
+        if overall is not None and len(scored):
+            top_emotions = _distinctive(scored[emotion_cols].mean(), overall)
         terms: Counter[str] = Counter()
         polar: dict[str, Counter[str]] = {}
         if "aspects" in part:
