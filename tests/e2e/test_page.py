@@ -69,7 +69,7 @@ def _serve(settings):
 def base_url(tmp_path_factory):
     from affectkit.service.app import ServiceSettings
 
-    yield from _serve(ServiceSettings(api_key="", jobs_dir=tmp_path_factory.mktemp("jobs")))
+    yield from _serve(ServiceSettings(api_key="", audio="audio", jobs_dir=tmp_path_factory.mktemp("jobs")))
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +166,35 @@ def test_an_empty_text_is_not_analysed(page, base_url):
     expect(page.locator("#results")).to_be_hidden()
     assert requests == []
     _screenshot(page, "page-empty-text.png")
+
+
+def test_emotion_from_a_recording(page, base_url):
+    page.goto(base_url)
+    card = page.locator("#audio-card")
+    expect(card).to_be_visible()  # the server has the audio model
+    page.click("#audio-btn")
+    expect(page.locator("#audio-error")).to_contain_text("Choose a recording")
+    page.set_input_files("#audio-input", str(ROOT / "examples" / "speech.flac"))
+    page.fill("#audio-transcript", "I am furious, this is the third time it broke")
+    page.click("#audio-btn")
+    expect(page.locator("#audio-result")).to_be_visible(timeout=60_000)
+    expect(page.locator("#audio-error")).to_be_hidden()
+    expect(page.locator("#audio-bars .bar-row")).to_have_count(7)
+    labels = {"anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"}
+    assert page.locator("#audio-label").text_content() in labels
+    expect(page.locator("#audio-meta")).to_contain_text("third time it broke")
+    _screenshot(page, "page-audio.png")
+    # not audio: the service's reason is shown
+    page.set_input_files("#audio-input", files=[{"name": "x.wav", "mimeType": "audio/wav", "buffer": b"not audio"}])
+    page.click("#audio-btn")
+    expect(page.locator("#audio-error")).to_be_visible()
+    expect(page.locator("#audio-result")).to_be_hidden()
+
+
+def test_no_recording_card_without_the_audio_model(page, keyed_url):
+    page.goto(keyed_url)
+    expect(page.locator("#health")).to_contain_text("Service")
+    expect(page.locator("#audio-card")).to_be_hidden()
 
 
 def test_review_job(page, base_url):

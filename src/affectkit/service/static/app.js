@@ -731,6 +731,50 @@
     }
   }
 
+  // ---------- emotion from a recording (/v1/audio) ----------
+  const audioForm = $("audio-form");
+  const audioBtn = $("audio-btn");
+  audioForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const errBox = $("audio-error");
+    show(errBox, false);
+    const file = $("audio-input").files[0];
+    if (!file) {
+      showError(errBox, new Error("Choose a recording first."));
+      return;
+    }
+    const data = new FormData();
+    data.append("file", file, file.name);
+    const said = $("audio-transcript").value.trim();
+    if (said) data.append("transcript", said);
+    audioBtn.disabled = true;
+    audioBtn.textContent = "Analyzing...";
+    try {
+      renderAudio(await upload("/v1/audio", data, () => {}));
+    } catch (err) {
+      show($("audio-result"), false);
+      showError(errBox, err);
+    } finally {
+      audioBtn.disabled = false;
+      audioBtn.textContent = "Analyze recording";
+    }
+  });
+
+  function renderAudio(r) {
+    $("audio-label").textContent = human(r.label);
+    const parts = [];
+    if (num(r.duration_s) !== null) parts.push(`${Number(r.duration_s).toFixed(1)} s`);
+    if (r.transcript) parts.push(`transcript (${r.transcript_source || "given"}): “${r.transcript}”`);
+    if (isObj(r.weights)) parts.push("weights " + Object.entries(r.weights).map(([k, v]) => `${k} ${pct(v)}`).join(", "));
+    $("audio-meta").textContent = parts.join(" · ");
+    const bars = clear($("audio-bars"));
+    sortedScores(r.scores).forEach(([k, v], i) => bars.append(bar(k, v, { active: i === 0 })));
+    const warn = clear($("audio-warnings"));
+    (Array.isArray(r.warnings) ? r.warnings : []).forEach((w) => warn.append(el("li", { text: String(w) })));
+    show(warn, warn.childElementCount > 0);
+    show($("audio-result"));
+  }
+
   // ---------- footer: service health ----------
   async function health() {
     const box = $("health");
@@ -741,6 +785,7 @@
       box.append(el("span", { class: `dot ${h.status === "ok" ? "ok" : "bad"}`, "aria-hidden": "true" }),
         `Service ${h.status || "?"}`);
       const models = isObj(h.models) ? h.models : {};
+      show($("audio-card"), Boolean(models.audio));  // the recording card only when the server has the model
       for (const [task, name] of Object.entries(models)) {
         if (name === null || name === undefined || name === "") continue;
         const label = isObj(name) ? name.name || JSON.stringify(name) : String(name);
