@@ -308,3 +308,13 @@ def test_topic_emotions_are_the_distinctive_ones():
     # admiration is as common as everywhere; grief is 10x but too rare to count; ranked by the excess
     assert _distinctive(topic, overall) == "anger (x3.0);annoyance (x5.0);disappointment (x1.6)"
     assert _distinctive(overall, overall) == ""
+
+
+def test_quotes_of_texts_without_spaces():
+    from affectkit.reviews.sections import QUOTE_CHARS, _quote
+
+    body = "这个拉链第二天就坏了" * 40  # no spaces to start a quote at
+    start = body.index("拉链", 200)
+    quote = _quote(body, start, start + 2)
+    assert "拉链" in quote and len(quote) <= QUOTE_CHARS + 10
+    assert _quote("short text", -1, -1) == "short text"

@@ -433,6 +433,11 @@ def train(
         out.print("Validation: " + ", ".join(f"{k} {v:.4f}" for k, v in report["validation"].items()))
 
 
+def _given(**options: Any) -> dict[str, Any]:
+    """The options the user gave (not None), so that the library's defaults decide the rest."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def _train(arch: str, data: Path, out_dir: Path, columns: dict[str, Any], say: Callable[[str], None], *, task: str,
            val: Path | None, val_fraction: float, c: float, seed: int, epochs: int | None, base: str,
            lr: float | None, runs: int, members: str | None, mode: str) -> dict[str, Any]:
@@ -443,7 +448,7 @@ def _train(arch: str, data: Path, out_dir: Path, columns: dict[str, Any], say: C
         from affectkit.train.aspects import train_aspect_model
 
         report = train_aspect_model(data, out_dir, arch=arch, val=val, val_fraction=val_fraction, seed=seed,
-                                    epochs=epochs or 12, lr=8e-5 if lr is None else lr, runs=runs, log=say)
+                                    runs=runs, log=say, **_given(epochs=epochs, lr=lr))  # else the recipe's
     elif arch == "transformer":
         from affectkit.train.finetune import train_transformer
 

@@ -316,7 +316,7 @@ def _quote(body: str, start: int, end: int) -> str:
         return truncate(" ".join(body.split()), QUOTE_CHARS)
     half = QUOTE_CHARS // 2
     a, b = max(0, start - half), min(len(body), end + half)
-    while a > 0 and not body[a - 1].isspace():
+    while 0 < a < start and not body[a - 1].isspace():  # start at a word (never past the mention)
         a += 1
     snippet = " ".join(body[a:b].split())
     return ("…" if a > 0 else "") + snippet + ("…" if b < len(body) else "")

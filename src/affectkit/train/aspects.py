@@ -26,7 +26,7 @@ No dependency parser ships in a package that works here (the only PyPI copy of s
 ``en_core_web_sm`` is the 2019 v2.2.5 release, which spaCy 3.8 cannot load), so the graph comes
 from the encoder's attention, which also keeps the whole model inside one ONNX graph.
 
-Training data (``data="default"``): SemEval-2014 Task 4 restaurants and laptops train files
+Training data (``data``: the shared data folder): SemEval-2014 Task 4 restaurants and laptops train files
 (terms, term polarity, 2014 categories) and the SemEval-2016 Task 5 restaurants SB1 train file
 (targets, ``E#A`` categories); a validation split of ``val_fraction`` of each 2014 file, cut by
 sentence with a fixed seed; 2016 sentences whose text is in a validation split are dropped.
@@ -146,7 +146,6 @@ class AspectTrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     run: int = 0  # runs of one recipe: the same split and initial weights, another batch order and dropout
-    patience: int = 99
     max_length: int = 128
     threads: int | None = None
     limit: int | None = None
@@ -302,6 +301,25 @@ def _trunk_states(torch: Any, trunk_model: Any, ids: list[list[int]], shared_lay
     return out
 
 
+def _tokenizer() -> Any:
+    """The default encoder's word-piece tokenizer, without padding or truncation (``encode`` cuts)."""
+    from affectkit.train.multitask import default_base
+
+    tok = require("tokenizers", "train", "Training the aspect model").Tokenizer.from_file(
+        str(Path(default_base()) / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+def _by_sentence(enc: _Encoded) -> dict[int, list[int]]:
+    """Sentence index -> the indices of its polar terms in ``enc.aspects``."""
+    out: dict[int, list[int]] = {}
+    for a, (i, _, _) in enumerate(enc.aspects):
+        out.setdefault(i, []).append(a)
+    return out
+
+
 def _batch(torch: Any, enc: _Encoded, states: list[np.ndarray], rows: np.ndarray, aspect_rows: dict[int, list[int]]):
     width = max(len(enc.ids[i]) for i in rows)
     hidden = states[rows[0]].shape[1]
@@ -350,9 +368,7 @@ def evaluate(torch: Any, model: Any, enc: _Encoded, states: list[np.ndarray], ro
     from affectkit.metrics import score_single
 
     model.eval()
-    by_sent: dict[int, list[int]] = {}
-    for a, (i, _, _) in enumerate(enc.aspects):
-        by_sent.setdefault(i, []).append(a)
+    by_sent = _by_sentence(enc)
     tp = fp = fn = 0
     y_true, y_pred = [], []
     c_tp = c_fp = c_fn = 0
@@ -405,14 +421,15 @@ def evaluate(torch: Any, model: Any, enc: _Encoded, states: list[np.ndarray], ro
 
 def train_aspects(cfg: AspectTrainConfig, rows: tuple[list[AspectSentence], dict[str, list[AspectSentence]]] | None = None
                   ) -> dict[str, Any]:
-    """Train the aspect branch; writes ``best.pt``, ``history.json`` and ``config.json`` under ``cfg.out``."""
+    """Train the aspect branch for ``cfg.epochs`` epochs; writes the last epoch's weights (``last.pt``) and
+    ``history.json`` (the validation numbers of every epoch, for reading: nothing is selected on them)
+    under ``cfg.out``."""
     torch = require("torch", "train", "Training the aspect model")
     if cfg.arch not in ARCHS:
         raise InvalidInputError(f"The 'arch' parameter must be one of {list(ARCHS)}. Got {cfg.arch!r}.")
     from affectkit.train.batches import length_batches
     from affectkit.train.finetune import default_torch_model
     from affectkit.train.loop import warmup_schedule
-    from affectkit.train.multitask import default_base
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -423,10 +440,7 @@ def train_aspects(cfg: AspectTrainConfig, rows: tuple[list[AspectSentence], dict
     if cfg.limit:
         train_rows = train_rows[: cfg.limit]
         vals = {k: v[: max(cfg.limit // 5, 10)] for k, v in vals.items()}
-    base = str(default_base())
-    tok = require("tokenizers", "train", "Training the aspect model").Tokenizer.from_file(str(Path(base) / "tokenizer.json"))
-    tok.no_padding()
-    tok.no_truncation()
+    tok = _tokenizer()
     trunk = default_torch_model(cfg.trunk, attn_implementation="eager")
     if not 0 <= cfg.shared_layers < trunk.encoder.config.num_hidden_layers:
         raise InvalidInputError(f"The 'shared_layers' parameter must be below the encoder's "
@@ -445,15 +459,12 @@ def train_aspects(cfg: AspectTrainConfig, rows: tuple[list[AspectSentence], dict
     if cfg.run:  # same initial weights (drawn from ``seed``), another batch order and dropout
         torch.manual_seed(cfg.seed + cfg.run)
     opt = torch.optim.AdamW(_groups(model, cfg))
-    by_sent: dict[int, list[int]] = {}
-    for a, (i, _, _) in enumerate(enc.aspects):
-        by_sent.setdefault(i, []).append(a)
+    by_sent = _by_sentence(enc)
     rng = np.random.default_rng(cfg.seed + cfg.run)
     steps_per_epoch = math.ceil(len(enc.ids) / cfg.batch_size)
     sched = warmup_schedule(opt, steps_per_epoch * cfg.epochs, cfg.warmup)
     lengths = np.array([len(s) for s in enc.ids])
     history: list[dict[str, Any]] = []
-    best, best_epoch, bad = -1.0, -1, 0
     for epoch in range(cfg.epochs):
         model.train()
         t1 = time.perf_counter()
@@ -470,19 +481,10 @@ def train_aspects(cfg: AspectTrainConfig, rows: tuple[list[AspectSentence], dict
                                   "seconds": round(time.perf_counter() - t1, 1)}
         for name, (ve, vs, vr) in val_data.items():
             record[name] = evaluate(torch, model, ve, vs, vr)
-        score = float(np.mean([record[n]["polarity"]["accuracy"] + record[n]["extraction"]["f1"] for n in val_data]))
-        record["score"] = score
         history.append(record)
         logger.info("epoch %d: %s", epoch + 1, json.dumps(record))
         torch.save(model.state_dict(), out / "last.pt")
-        if score > best:
-            best, best_epoch, bad = score, epoch + 1, 0
-            torch.save(model.state_dict(), out / "best.pt")
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
-    summary = {"config": asdict(cfg), "best_epoch": best_epoch, "history": history,
+    summary = {"config": asdict(cfg), "history": history,
                "train_sentences": len(enc.ids), "train_aspects": len(enc.aspects)}
     (out / "history.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
@@ -635,12 +637,8 @@ def evaluate_checkpoint(checkpoint: str | Path, vals: dict[str, list[AspectSente
     """:func:`evaluate` a saved branch on each named list of sentences."""
     torch = require("torch", "train", "Evaluating the aspect model")
     from affectkit.train.finetune import default_torch_model
-    from affectkit.train.multitask import default_base
 
-    tok = require("tokenizers", "train", "Evaluating the aspect model").Tokenizer.from_file(
-        str(Path(default_base()) / "tokenizer.json"))
-    tok.no_padding()
-    tok.no_truncation()
+    tok = _tokenizer()
     trunk_model = default_torch_model(trunk, attn_implementation="eager")
     model = build_branch(trunk_model, shared_layers, arch, 0.0, gcn_layers)
     model.load_state_dict(torch.load(str(checkpoint), map_location="cpu", weights_only=True))
@@ -694,7 +692,7 @@ def train_aspect_model(data: str | Path, out_dir: str | Path, *, arch: str = "as
     for k in range(runs):
         cfg = AspectTrainConfig(out=str(work / f"run-{k}") if runs > 1 else str(work), data=str(path), arch=arch,
                                 epochs=epochs, lr=lr, seed=seed, run=k, shared_layers=shared_layers,
-                                threads=threads, patience=epochs + 1, val_fraction=val_fraction)
+                                threads=threads, val_fraction=val_fraction)
         summaries.append(train_aspects(cfg, rows))
         last = summaries[-1]["history"][-1]
         per_run.append({name: last[name] for name in rows[1]})

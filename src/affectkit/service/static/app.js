@@ -120,7 +120,7 @@
         let body = null;
         try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
         if (xhr.status >= 200 && xhr.status < 300 && isObj(body)) resolve(body);
-        else if (xhr.status >= 200 && xhr.status < 300) reject(new ApiError("The service answered with no job.", xhr.status));
+        else if (xhr.status >= 200 && xhr.status < 300) reject(new ApiError("The service answered without a result.", xhr.status));
         else reject(apiError(xhr.status, xhr.statusText, body, false));
       };
       xhr.send(form);
