@@ -346,3 +346,78 @@ def test_a_failed_run_leaves_no_folder_behind(tmp_path):
     with pytest.raises(UnknownModelError):
         run_reviews(src, "text", kept, topics=False, report=False, sentiment="no-such-model", emotion=None)
     assert sorted(p.name for p in kept.iterdir()) == ["mine.txt"]  # no checkpoint left, the folder kept
+
+
+@pytest.mark.skipif(not _topics_installed(), reason="needs the [topics] extra")
+def test_topics_are_named_by_the_aspects_their_reviews_mention(example_job):
+    from affectkit.aspects.extract import _is_content
+    from affectkit.reviews.naming import MIN_REVIEWS, about_terms
+
+    frame = example_job.frame
+    terms = about_terms(frame["text_clean"].tolist(), frame["aspects"].tolist())
+    topics = pd.read_parquet(example_job.files["topics"])
+    for rec in topics[topics["topic"] >= 0].itertuples():
+        about = rec.about.split(";")
+        assert rec.label == rec.auto_label == ", ".join(about)
+        mine = [t for t, k in zip(terms, frame["topic"], strict=True) if k == rec.topic]
+        words = rec.words.split(";")
+        for term in about:  # an aspect term of the topic's own reviews (or, for a thin topic, one of its
+            assert _is_content(term.split()[-1])  # c-TF-IDF words), never an opinion word
+            mentions = sum(term in row or term + "s" in row for row in mine)
+            assert mentions >= MIN_REVIEWS or term in words, (rec.topic, term)
+
+
+@pytest.mark.skipif(not _topics_installed(), reason="needs the [topics] extra")
+def test_rename_topics_rewrites_the_outputs_and_scores_nothing(example_job, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from affectkit.cli.main import app
+
+    out = tmp_path / "run"
+    shutil.copytree(example_job.out_dir, out)
+    before = pd.read_parquet(out / "reviews.parquet")
+    topic = int(before.loc[before["topic"] >= 0, "topic"].value_counts().index[0])
+    auto = pd.read_parquet(out / "topics.parquet").set_index("topic").loc[topic, "label"]
+    r = CliRunner().invoke(app, ["rename-topics", str(out), f"{topic}=Kettles <and> lids"])
+    assert r.exit_code == 0, r.output
+    after = pd.read_parquet(out / "reviews.parquet")
+    assert (after.loc[after["topic"] == topic, "topic_label"] == "Kettles <and> lids").all()
+    assert (after.loc[after["topic"] != topic, "topic_label"] == before.loc[before["topic"] != topic, "topic_label"]).all()
+    cols = [c for c in before.columns if c != "topic_label"]
+    pd.testing.assert_frame_equal(after[cols], before[cols])  # nothing scored again
+    table = pd.read_parquet(out / "topics.parquet").set_index("topic")
+    assert table.loc[topic, "label"] == "Kettles <and> lids" and table.loc[topic, "auto_label"] == auto
+    with sqlite3.connect(out / "reviews.sqlite") as con:
+        (name,) = con.execute("SELECT label FROM topics WHERE topic = ?", (topic,)).fetchone()
+    con.close()
+    assert name == "Kettles <and> lids"
+    assert pd.read_csv(out / "reviews.csv").query("topic == @topic")["topic_label"].eq("Kettles <and> lids").all()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Kettles &lt;and&gt; lids" in html and f"found: {auto}" in html
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["topic_names"] == {str(topic): "Kettles <and> lids"}
+    # a second rename keeps the first; an unknown topic is refused and changes nothing
+    other = int(table.index[(table.index >= 0) & (table.index != topic)][0])
+    r = CliRunner().invoke(app, ["rename-topics", str(out), f"{other}=Second"])
+    assert r.exit_code == 0 and set(json.loads((out / "summary.json").read_text())["topic_names"]) == {str(topic), str(other)}
+    r = CliRunner().invoke(app, ["rename-topics", str(out), "999=Nope"])
+    assert r.exit_code != 0 and "no topic 999" in " ".join(r.output.split())
+    r = CliRunner().invoke(app, ["rename-topics", str(tmp_path), "1=x"])
+    assert r.exit_code != 0 and "not a finished review run" in " ".join(r.output.split())
+
+
+@pytest.mark.skipif(not _topics_installed(), reason="needs the [topics] extra")
+def test_topic_names_given_to_the_run(tmp_path):
+    from affectkit.reviews import run_reviews
+
+    names = tmp_path / "names.csv"
+    names.write_text("topic,name\n0,First topic\n", encoding="utf-8")
+    job = run_reviews(EXAMPLE, "text", tmp_path / "out", id_col="id", topic_names=names, aspects=False, **FAST)
+    table = job.topics.set_index("topic")
+    assert table.loc[0, "label"] == "First topic" and table.loc[0, "auto_label"] != "First topic"
+    assert job.summary["topic_names"] == {"0": "First topic"}
+    assert (job.frame.loc[job.frame["topic"] == 0, "topic_label"] == "First topic").all()
+    with pytest.raises(InvalidInputError, match="whole numbers"):
+        run_reviews(EXAMPLE, "text", tmp_path / "out2", topic_names={"x": "y"}, **FAST)

@@ -312,9 +312,13 @@ def reviews(
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a local Ray instance).")] = None,
     csv: Annotated[bool, typer.Option("--csv", metavar="", help="Also write reviews.csv.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", metavar="", help="Discard an unfinished run in --out and start again.")] = False,
+    topic_names: Annotated[Path | None, typer.Option("--topic-names", help="Names for topics: a CSV with columns topic,name or a JSON object {id: name}.")] = None,
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """The review job: clean, score sentiment, emotions and aspects, find topics, write Parquet, SQLite and a report.
+
+    Topics are labelled by the aspects their reviews talk about; rename them afterwards with
+    'affectkit rename-topics'.
 
     Example: affectkit reviews examples/reviews.csv --text-col text --id-col id --time-col date --rating-col rating --out review-report
     """
@@ -335,6 +339,7 @@ def reviews(
             sentiment=None if sentiment == "none" else sentiment, emotion=None if emotion == "none" else emotion,
             aspects=with_aspects, topics=topics, topic_sample=topic_sample, topic_assign=topic_assign, engine=engine, workers=workers,
             batch_size=batch_size, ray_address=ray_address, csv=csv, overwrite=overwrite, progress=tick,
+            topic_names=topic_names,
         )
     s = job.summary
     if as_json:
@@ -352,6 +357,35 @@ def reviews(
         out.print(f"note: {note}")
     for name, path in job.files.items():
         out.print(f"{name}: {path}")
+
+
+@app.command("rename-topics", cls=_Command)
+@_reports_errors
+def rename_topics_cmd(
+    out_dir: Annotated[Path, typer.Argument(help="The folder of a finished 'affectkit reviews' run.")],
+    names: Annotated[list[str] | None, typer.Argument(help="ID=NAME pairs, e.g. 3=\"Delivery delays\".", show_default=False)] = None,
+    names_file: Annotated[Path | None, typer.Option("--file", help="More names: a CSV with columns topic,name or a JSON object {id: name}.")] = None,
+) -> None:
+    """Name the topics of a finished review run: rewrites its tables and report, scores nothing again.
+
+    Example: affectkit rename-topics review-report 3="Delivery delays" 5="Design and colour"
+    """
+    from affectkit.reviews.naming import read_names, rename_topics
+
+    given: dict[str, str] = {}
+    if names_file is not None:
+        given.update({str(k): v for k, v in read_names(names_file).items()})
+    for pair in names or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidInputError(f"Each name must be ID=NAME (e.g. 3=\"Delivery delays\"). Got {pair!r}.")
+        given[key.strip()] = value
+    if not given:
+        raise InvalidInputError("Give at least one ID=NAME pair or --file with names.")
+    in_force = rename_topics(out_dir, given)
+    for tid, name in sorted(in_force.items()):
+        out.print(f"topic {tid}: {name}")
+    out.print(f"rewritten: {out_dir}")
 
 
 @app.command(cls=_Command)

@@ -111,6 +111,14 @@ def _check_parameters(topic_assign: str, engine: str, workers: int, batch_size: 
         raise InvalidInputError("At least one of 'sentiment' and 'emotion' must name a model. Got None for both.")
 
 
+def _topic_names(names: dict[int, str] | str | Path | None) -> dict[int, str]:
+    from affectkit.reviews.naming import check_names, read_names
+
+    if names is None:
+        return {}
+    return read_names(names) if isinstance(names, str | Path) else check_names(names)
+
+
 def _topics_wanted(topics: bool | None) -> tuple[bool, str | None]:
     """Whether to find topics, and the note to give when they are skipped for want of the extra."""
     from affectkit.reviews.embed import available
@@ -193,8 +201,12 @@ def score_rows(texts: list[str | None], plan: TopicPlan, spec: ScorerSpec, ckpt:
     return scores, len(done)
 
 
-def find_topics(texts: list[str | None], plan: TopicPlan, scores: Any, *, seed: int) -> tuple[Any, np.ndarray]:
+def find_topics(texts: list[str | None], plan: TopicPlan, scores: Any, *, seed: int,
+                topic_names: dict[int, str] | None = None) -> tuple[Any, np.ndarray]:
     """Fit the topics on the sample and place the other rows; returns the result and each row's topic id.
+
+    Each topic is named by its aspect terms (:mod:`affectkit.reviews.naming`), or by the name
+    ``topic_names`` gives it.
 
     Takes the ``_embedding`` column out of ``scores`` (its bytes are not kept past this stage).
     """
@@ -217,6 +229,16 @@ def find_topics(texts: list[str | None], plan: TopicPlan, scores: Any, *, seed: 
     topic_ids = np.full(len(texts), -1, dtype=np.int64)
     topic_ids[sample] = result.assignments
     topic_ids[rest] = assigned
+    if result.words:  # named by what their reviews are about: aspect terms, ranked by c-TF-IDF
+        from affectkit.reviews.naming import about_terms, name_topics
+
+        cells = scores["aspects"].tolist() if "aspects" in scores else None
+        result.about = name_topics(topic_ids, about_terms(texts, cells), result.words)
+    if topic_names:
+        result.names = {t: n for t, n in topic_names.items() if t in result.words}
+        unknown = sorted(set(topic_names) - set(result.words))
+        if unknown:
+            result.notes.append(f"topic names given for topics this run does not have: {unknown}")
     return result, topic_ids
 
 
@@ -310,6 +332,7 @@ def run_reviews(
     report: bool = True,
     overwrite: bool = False,
     seed: int = 0,
+    topic_names: dict[int, str] | str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     input_name: str | None = None,
 ) -> ReviewJob:
@@ -327,13 +350,16 @@ def run_reviews(
     notes when not; ``True`` requires it. Multi-valued cells (emotions, Ekman labels, flags)
     are joined with ``";"``; ``input_name`` is the name shown in messages, the summary and the
     report (default: the file's name); ``aspects`` is a JSON list of ``{aspect, start, end, polarity,
-    probability}`` with offsets into ``text_clean``.
+    probability}`` with offsets into ``text_clean``. Topics are labelled by their aspect terms;
+    ``topic_names`` (``{topic id: name}``, or a JSON/CSV file of them) names some of them instead,
+    as :func:`affectkit.reviews.naming.rename_topics` does for a finished run.
     """
     from affectkit.reviews.outputs import write_outputs, write_summary
     from affectkit.reviews.topics import summarize_topics
 
     t0 = time.perf_counter()
     _check_parameters(topic_assign, engine, workers, batch_size, topic_sample, sentiment, emotion)
+    names = _topic_names(topic_names)
     topics, topics_note = _topics_wanted(topics)
     input, out_dir = Path(input), Path(out_dir)
     shown = input_name or input.name
@@ -364,7 +390,7 @@ def run_reviews(
         notes = list(cleaned.notes) + ([topics_note] if topics_note else [])
         if cleaned.renamed:
             notes.append(f"input columns renamed to avoid clashes with output columns: {cleaned.renamed}")
-        found = find_topics(cleaned.texts, plan, scores, seed=seed) if topics else None
+        found = find_topics(cleaned.texts, plan, scores, seed=seed, topic_names=names) if topics else None
         result = found[0] if found else None
         if result is not None:
             notes += result.notes
@@ -380,6 +406,11 @@ def run_reviews(
         summary = summarise(out, topic_table, cleaned, result, shown=shown, resumed=resumed, engine=engine,
                             workers=workers, models=models, rated=rating_col is not None, notes=notes,
                             seconds={"scoring": round(t_scored - t0, 2), "topics": round(t_topics - t_scored, 2)})
+        summary["columns"] = {"text_col": text_col, "id_col": id_col,
+                              "time_col": cleaned.renamed.get(time_col, time_col) if time_col else None,
+                              "rating_col": cleaned.renamed.get(rating_col, rating_col) if rating_col else None}
+        if result is not None and result.names:
+            summary["topic_names"] = {str(k): v for k, v in sorted(result.names.items())}
 
         # 7. outputs
         renamed = cleaned.renamed

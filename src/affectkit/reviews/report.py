@@ -55,7 +55,7 @@ def render_report(reviews: pd.DataFrame, topics: pd.DataFrame, info: Mapping[str
         "emotions": sections.emotions(reviews),
         "trend": sections.trend(reviews, info.get("time_col")),
         "rating": rating,
-        "topics": sections.topics(topics),
+        "topics": sections.topics(topics, aspects),
         "flags": sections.flags(reviews, info),
         "notes": sections.notes(info),
         "sentiment_labels": SENTIMENT_LABELS,

@@ -41,6 +41,8 @@ MAX_TOPICS_PLOTTED = 15
 MAX_EMOTIONS_PLOTTED = 12
 REPRESENTATIVE_CHARS = 300
 MAX_ASPECTS_LISTED = 15
+#: Aspects listed per topic in "Aspects by topic", for at most :data:`MAX_TOPICS_PLOTTED` topics.
+MAX_TOPIC_ASPECTS = 5
 MAX_FLAGGED_LISTED = 50
 QUOTE_CHARS = 160
 
@@ -234,12 +236,18 @@ def _representatives(value: object) -> list[str]:
     return [str(t) for t in parsed if not missing(t) and str(t).strip()]
 
 
-def topics(topic_table: pd.DataFrame) -> list[dict[str, Any]]:
-    """One entry per topic, largest first, the outliers last."""
+def topics(topic_table: pd.DataFrame, aspect_section: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One entry per topic, largest first, the outliers last; ``aspect_rows`` are the topic's most
+    mentioned aspects with their quotes (from :func:`aspects`, for the largest topics)."""
     rows = []
-    for r in _sorted_topics(topic_table):
+    by_topic = (aspect_section or {}).get("by_topic") or {}
+    for rank, r in enumerate(_sorted_topics(topic_table)):
         tid = as_int(r.get("topic"), -1)
+        auto = r.get("auto_label")
+        renamed = not missing(auto) and str(auto).strip() and str(auto) != _topic_name(r)
         rows.append({
+            "aspect_rows": by_topic.get(tid, []) if tid >= 0 and rank < MAX_TOPICS_PLOTTED else [],
+            "auto_label": str(auto) if renamed else "",
             "id": str(tid), "name": _topic_name(r), "outliers": tid == -1, "words": split_cell(r.get("words")),
             "size": f"{as_int(r.get('size')):,}",
             "mix": " / ".join(pct(r.get(f"share_{lab}")) for lab in SENTIMENT_LABELS),
@@ -285,14 +293,16 @@ def flags(reviews: pd.DataFrame, info: Mapping[str, Any]) -> dict[str, Any]:
             "more": f"{len(flagged) - len(listed):,}" if len(flagged) > len(listed) else ""}
 
 
-def _aspect_mentions(reviews: pd.DataFrame, info: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """(aspect, polarity, quote) for every aspect mention of the run."""
+def _aspect_mentions(reviews: pd.DataFrame, info: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
+    """(aspect, polarity, quote, topic id) for every aspect mention of the run (topic -1 without topics)."""
     col = column(reviews, "aspects")
     if col is None:
         return []
     texts = _texts(reviews, info)
+    topic_col = column(reviews, "topic")
+    topic_ids = [as_int(v, -1) for v in topic_col.tolist()] if topic_col is not None else [-1] * len(texts)
     out = []
-    for value, body in zip(col.tolist(), texts, strict=True):
+    for value, body, tid in zip(col.tolist(), texts, topic_ids, strict=True):
         if missing(value) or not str(value).strip():
             continue
         try:
@@ -306,7 +316,7 @@ def _aspect_mentions(reviews: pd.DataFrame, info: Mapping[str, Any]) -> list[tup
             if not name:
                 continue
             start, end = as_int(item.get("start"), -1), as_int(item.get("end"), -1)
-            out.append((name, str(item["polarity"]), _quote(body, start, end)))
+            out.append((name, str(item["polarity"]), _quote(body, start, end), tid))
     return out
 
 
@@ -334,11 +344,23 @@ def aspects(reviews: pd.DataFrame, info: Mapping[str, Any]) -> dict[str, Any] | 
     if not mentions:
         return None
     names = {m[0] for m in mentions}
+    rows, distinct = _aspect_rows(mentions, names, MAX_ASPECTS_LISTED)
+    by_topic: dict[int, list[tuple[str, str, str, int]]] = {}
+    for m in mentions:
+        if m[3] >= 0:
+            by_topic.setdefault(m[3], []).append(m)
+    topics = {t: _aspect_rows(items, names, MAX_TOPIC_ASPECTS)[0] for t, items in by_topic.items()}
+    return {"rows": rows, "total": f"{len(mentions):,}", "distinct": f"{distinct:,}", "by_topic": topics}
+
+
+def _aspect_rows(mentions: list[tuple[str, str, str, int]], names: set[str], limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The ``limit`` most mentioned aspect groups of ``mentions``: counts, shares, main polarity and two
+    quotes (a complaint and a praise, where there is one); and how many groups there are."""
     groups: dict[str, list[tuple[str, str]]] = {}
-    for name, pol, quote in mentions:
+    for name, pol, quote, _ in mentions:
         groups.setdefault(_group_key(name, names), []).append((pol, quote))
     rows = []
-    for name, items in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MAX_ASPECTS_LISTED]:
+    for name, items in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:limit]:
         n = len(items)
         neg = sum(p == "negative" for p, _ in items)
         pos = sum(p == "positive" for p, _ in items)
@@ -346,7 +368,7 @@ def aspects(reviews: pd.DataFrame, info: Mapping[str, Any]) -> dict[str, Any] | 
         rows.append({"aspect": name, "mentions": f"{n:,}", "negative": pct(neg / n), "positive": pct(pos / n),
                      "main": "negative" if neg > pos else "positive" if pos > neg else "mixed",
                      "n": n, "n_negative": neg, "n_positive": pos, "quotes": quotes})
-    return {"rows": rows, "total": f"{len(mentions):,}", "distinct": f"{len(groups):,}"}
+    return rows, len(groups)
 
 
 def summary(reviews: pd.DataFrame, topic_table: pd.DataFrame, info: Mapping[str, Any],

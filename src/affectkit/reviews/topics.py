@@ -36,17 +36,30 @@ MIN_DOCS = 30
 
 @dataclass
 class TopicResult:
-    """Per-document topic ids (-1: none) and, per topic, its words and representative texts."""
+    """Per-document topic ids (-1: none) and, per topic, its words and representative texts.
+
+    ``words`` are BERTopic's c-TF-IDF words; ``about`` the aspect terms that name the topic
+    (:func:`affectkit.reviews.naming.name_topics`); ``names`` the names a user gave.
+    """
 
     assignments: np.ndarray
     words: dict[int, list[str]] = field(default_factory=dict)
     representative: dict[int, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    about: dict[int, list[str]] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
 
-    def label(self, topic: int) -> str:
+    def auto_label(self, topic: int) -> str:
+        """The label made from the topic's aspect terms, else from its first four words."""
         if topic < 0 or topic not in self.words:
             return ""
-        return ", ".join(self.words[topic][:4])
+        return ", ".join(self.about.get(topic) or self.words[topic][:4])
+
+    def label(self, topic: int) -> str:
+        """The name a user gave the topic, else :meth:`auto_label`."""
+        if topic < 0 or topic not in self.words:
+            return ""
+        return self.names.get(topic) or self.auto_label(topic)
 
 
 def choose_sample(eligible: np.ndarray, sample_size: int, seed: int = 0) -> np.ndarray:
@@ -200,7 +213,7 @@ def summarize_topics(frame: Any, result: TopicResult | None) -> Any:
     import pandas as pd
 
     columns = ["topic", "label", "words", "size", "share_negative", "share_neutral", "share_positive",
-               "net_sentiment", "top_emotions", "top_aspects", "representative"]
+               "net_sentiment", "top_emotions", "top_aspects", "representative", "about", "auto_label"]
     if result is None or not result.words:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     emotion_cols = [c for c in frame.columns if c.startswith("emotion_") and c not in ("emotion_top",)
@@ -237,6 +250,8 @@ def summarize_topics(frame: Any, result: TopicResult | None) -> Any:
             "top_emotions": top_emotions,
             "top_aspects": ";".join(_with_polarity(w, polar.get(w)) for w, _ in terms.most_common(5)),
             "representative": json.dumps(reps, ensure_ascii=False),
+            "about": ";".join(result.about.get(t, [])) if t >= 0 else "",
+            "auto_label": result.auto_label(t) if t >= 0 else "(no topic)",
         })
     out = pd.DataFrame(rows, columns=columns)
     return out.sort_values(["topic"], key=lambda s: s.where(s >= 0, 10**9)).reset_index(drop=True)
