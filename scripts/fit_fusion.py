@@ -9,7 +9,11 @@ Then:
 
 - ``weighted``: the audio weight ``w`` in ``w * p_audio + (1 - w) * p_text`` that maximises
   the log-likelihood, on a grid of 0.00..1.00;
-- ``stacking``: a multinomial logistic regression on ``[p_audio, p_text]``.
+- ``stacking``: a multinomial logistic regression on ``[p_audio, p_text]``;
+- ``evidence`` (the default mode): the text's weight grows with the emotion its transcript
+  carries, ``w_text = l e / (l e + 1 - l)`` with ``e = 1 - p_text(neutral)``. RAVDESS's text
+  is neutral, so ``l`` is fitted on the clips twice: with their transcripts, and each paired
+  with a GoEmotions dev comment of the clip's emotion (both branches carry signal there).
 
 Both are scored by leave-one-actor-out over the 4 actors (fit on 3, test on the 4th), and
 fitted on all 4 for shipping: the ``fusion`` entry of the model's config.json.
@@ -42,6 +46,37 @@ def _best_weight(pa: np.ndarray, pt: np.ndarray, y: np.ndarray) -> float:
     return float(GRID[int(np.argmin(losses))])
 
 
+def _evidence_fuse(pa: np.ndarray, pt: np.ndarray, lam: float) -> np.ndarray:
+    e = np.clip(1.0 - pt[:, EMOTIONS7.index("neutral")], 0.0, 1.0)
+    denom = lam * e + (1.0 - lam)
+    t = np.where(denom > 0, lam * e / np.maximum(denom, 1e-12), 0.0)[:, None]
+    return (1.0 - t) * pa + t * pt
+
+
+def _best_lambda(pa: np.ndarray, pt: np.ndarray, y: np.ndarray) -> float:
+    losses = [_nll(_evidence_fuse(pa, pt, lam), y) for lam in GRID]
+    return float(GRID[int(np.argmin(losses))])
+
+
+def _paired_texts(data: Path, y: np.ndarray, seed: int) -> list[str]:
+    """For each 7-class label in ``y``, a GoEmotions dev comment whose labels map to that one class."""
+    root = data / "goemotions"
+    names = (root / "emotions.txt").read_text(encoding="utf-8").split()
+    ekman = json.loads((root / "ekman_mapping.json").read_text(encoding="utf-8"))
+    to7 = {fine: coarse for coarse, fines in ekman.items() for fine in fines} | {"neutral": "neutral"}
+    pools: dict[int, list[str]] = {i: [] for i in range(len(EMOTIONS7))}
+    with (root / "dev.tsv").open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 2:
+                continue
+            classes = {to7.get(names[int(i)]) for i in parts[1].split(",")}
+            if len(classes) == 1 and None not in classes:
+                pools[EMOTIONS7.index(classes.pop())].append(parts[0])
+    rng = np.random.default_rng(seed)
+    return [pools[int(c)][int(rng.integers(len(pools[int(c)])))] for c in y]
+
+
 def _stack(pa: np.ndarray, pt: np.ndarray, y: np.ndarray):
     from sklearn.linear_model import LogisticRegression
 
@@ -72,7 +107,10 @@ def main() -> None:
     pa, transcripts = [], []
     for i, r in enumerate(rows):
         path = root / r["path"]
-        pa.append(speech.score(path)[0])
+        key = "audio:" + r["path"]
+        if key not in cache:
+            cache[key] = speech.score(path)[0].tolist()
+        pa.append(cache[key])
         if r["path"] not in cache:
             cache[r["path"]] = transcribe(path)[0]
         transcripts.append(cache[r["path"]])
@@ -103,9 +141,49 @@ def main() -> None:
     report["weighted (leave-one-actor-out)"] = _scores(f"weighted, LOAO (w_audio {chosen})", fused.argmax(1), y)
     report["stacking (leave-one-actor-out)"] = _scores("stacking, LOAO", stacked.argmax(1), y)
 
+    # -- evidence-gated fusion, fitted where both branches carry signal ---------------------------
+    # The real clips (neutral text) plus a paired set: each clip with a GoEmotions dev text of the
+    # clip's own emotion (one Ekman class, or neutral), so the text carries signal there.
+    pt_pair = text.predict_proba(_paired_texts(args.data, y, seed=0))
+    print(f"\npaired set: {len(y)} clips, each with a GoEmotions dev text of the same 7-class emotion")
+    both_pa, both_pt = np.vstack([pa, pa]), np.vstack([pt, pt_pair])
+    both_y, both_actor = np.concatenate([y, y]), np.concatenate([actors, actors])
+    which = np.repeat(["real", "paired"], len(y))
+    evid = np.zeros_like(both_pa)
+    lams = []
+    for a in VAL_ACTORS:
+        fit, test = both_actor != a, both_actor == a
+        lam = _best_lambda(both_pa[fit], both_pt[fit], both_y[fit])
+        lams.append(lam)
+        evid[test] = _evidence_fuse(both_pa[test], both_pt[test], lam)
+    w_loao = np.zeros_like(both_pa)
+    for a in VAL_ACTORS:
+        fit, test = both_actor != a, both_actor == a
+        w = _best_weight(both_pa[fit], both_pt[fit], both_y[fit])
+        w_loao[test] = w * both_pa[test] + (1 - w) * both_pt[test]
+    evidence_report: dict[str, dict[str, dict[str, float]]] = {}
+    for name in ("real", "paired"):
+        m = which == name
+        print(f"-- {name} set (leave-one-actor-out over both sets)")
+        yy = both_y[m]
+        evidence_report[name] = {
+            "audio only": _scores("audio only", both_pa[m].argmax(1), yy),
+            "text only": _scores("text only", both_pt[m].argmax(1), yy),
+            "equal weights (0.5/0.5)": _scores("equal weights", (0.5 * both_pa[m] + 0.5 * both_pt[m]).argmax(1), yy),
+            "fixed weights learned on RAVDESS alone (audio 1.0)": _scores("old fixed (audio 1.0)", both_pa[m].argmax(1), yy),
+            "fixed weights learned on both": _scores("fixed, learned on both", w_loao[m].argmax(1), yy),
+            "evidence-gated (shipped)": _scores(f"evidence-gated (lambda {lams})", evid[m].argmax(1), yy),
+        }
+    lam_all = _best_lambda(both_pa, both_pt, both_y)
+
     w = _best_weight(pa, pt, y)
     clf = _stack(pa, pt, y)
     fusion = {
+        "evidence": {"text_weight": lam_all,
+                     "rule": "w_text = l*e / (l*e + 1 - l), e = 1 - p_text(neutral), l = text_weight",
+                     "fitted_on": f"RAVDESS actors {VAL_ACTORS[0]}-{VAL_ACTORS[-1]} ({len(rows)} clips) twice: with their "
+                                  "Whisper transcripts, and each with a GoEmotions dev text of the clip's emotion",
+                     "validation": evidence_report},
         "weights": {"audio": w, "text": round(1 - w, 2)},
         "stacking": {"classes": [EMOTIONS7[c] for c in clf.classes_], "coef": clf.coef_.round(6).tolist(),
                      "intercept": clf.intercept_.round(6).tolist(), "inputs": "audio 7 probs, then text 7 probs"},

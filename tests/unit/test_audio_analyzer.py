@@ -190,8 +190,9 @@ def test_learned_fusion_and_stacking_ship_with_the_model(speech):
     model = affectkit.load("audio", asr=False)
     fusion = model._fusion()
     assert set(fusion["weights"]) == {"audio", "text"}
-    learned = model.analyze(speech, "ok")
+    learned = model.set_params(mode="weighted").analyze(speech, "ok")
     assert learned.weights["audio"] == pytest.approx(fusion["weights"]["audio"] / sum(fusion["weights"].values()))
+    assert 0 < fusion["evidence"]["text_weight"] <= 1
     stacked = model.set_params(mode="stacking").analyze(speech, "ok")
     assert abs(sum(stacked.scores.values()) - 1) < 1e-6 and stacked.weights == {}
 
@@ -222,3 +223,42 @@ def test_cli_audio_json(speech):
     assert set(body["branches"]) == {"audio", "text"} and set(body["scores"]) == set(EMOTIONS7)
     bad = CliRunner().invoke(app, ["audio", str(speech.with_name("missing.wav"))])
     assert bad.exit_code == 2 and "does not exist" in " ".join(bad.output.split())
+
+
+def test_evidence_weights_follow_the_emotion_the_text_carries():
+    from affectkit.audio.analyzer import evidence_weights
+
+    neutral = np.zeros(7)
+    neutral[EMOTIONS7.index("neutral")] = 1.0
+    angry = np.zeros(7)
+    angry[EMOTIONS7.index("anger")] = 1.0
+    assert evidence_weights(neutral, 0.6) == {"audio": 1.0, "text": 0.0}  # a neutral transcript: the voice decides
+    assert evidence_weights(angry, 0.6) == pytest.approx({"audio": 0.4, "text": 0.6})
+    half = 0.5 * neutral + 0.5 * angry
+    w = evidence_weights(half, 0.6)
+    assert 0 < w["text"] < 0.6 and w["audio"] + w["text"] == pytest.approx(1.0)
+    assert evidence_weights(angry, 0.0)["text"] == 0.0 and evidence_weights(angry, 1.0)["text"] == 1.0
+    from affectkit.exceptions import ModelFormatError
+
+    with pytest.raises(ModelFormatError, match="text_weight"):
+        evidence_weights(angry, 1.5)
+
+
+@needs_model
+def test_an_emotional_transcript_has_its_say_against_a_cheerful_voice():
+    """The README's complaint came out joy 0.96 with the text weight 0: the voice alone decided."""
+    import affectkit
+
+    model = affectkit.load("audio", asr=False)
+    assert model.mode == "evidence"
+    joy = np.full(7, 0.5 / 6)  # a voice leaning to joy
+    joy[EMOTIONS7.index("joy")] = 0.5
+    text_p = model._branches()[1].predict_proba(["I am furious, they cancelled my flight again and nobody helps"])[0]
+    fused, weights = model.fuse(joy, text_p)
+    assert weights["text"] > 0.3 and abs(sum(weights.values()) - 1) < 1e-9  # the old fixed weights gave it 0
+    assert EMOTIONS7[int(np.argmax(fused))] == "anger"
+    neutral_p = model._branches()[1].predict_proba(["Kids are talking by the door"])[0]
+    fused, weights = model.fuse(joy, neutral_p)
+    assert weights["audio"] > 0.8 and EMOTIONS7[int(np.argmax(fused))] == "joy"
+    with pytest.raises(InvalidInputError, match="mode"):
+        model.set_params(mode="average").fuse(joy, text_p)

@@ -379,6 +379,18 @@ def transcribe(audio: AudioSource | Audio, max_seconds: float = 600.0) -> tuple[
     return " ".join(s.text.strip() for s in segments).strip(), warnings
 
 
+def evidence_weights(p_text: np.ndarray, text_weight: float) -> dict[str, float]:
+    """Branch weights from the text's evidence: ``λ e / (λ e + 1 - λ)`` for the text, with
+    ``e = 1 - p_text(neutral)`` and ``λ = text_weight`` (the text's weight when it is all emotion)."""
+    lam = float(text_weight)
+    if not 0.0 <= lam <= 1.0:
+        raise ModelFormatError(f"fusion.evidence.text_weight must be in [0, 1]. Got {lam!r}.")
+    e = float(np.clip(1.0 - p_text[EMOTIONS7.index("neutral")], 0.0, 1.0))
+    denom = lam * e + (1.0 - lam)
+    t = lam * e / denom if denom > 0 else 0.0
+    return {"audio": 1.0 - t, "text": t}
+
+
 class SpeechTextEmotionAnalyzer(SpeechAnalyzer):
     """Late fusion of the speech and text branches into 7 emotions.
 
@@ -390,21 +402,26 @@ class SpeechTextEmotionAnalyzer(SpeechAnalyzer):
     text:
         The text emotion model (name, directory or analyzer; default ``"emotion"``).
     mode:
-        ``"weighted"`` (a weighted average of the branches' probabilities) or ``"stacking"``
-        (a logistic regression on both).
+        ``"evidence"`` (default): a weighted average whose text weight grows with the emotion the
+        transcript carries, ``w_text = λ e / (λ e + 1 - λ)`` with ``e = 1 - p_text(neutral)``,
+        so a neutral transcript leaves the verdict to the voice and an emotional one has its say
+        (``λ`` learned on validation data where both branches carry signal, ``fusion.evidence``
+        in the speech model's config); ``"weighted"`` (fixed weights) or ``"stacking"`` (a
+        logistic regression on both).
     weights:
-        ``{"audio": w, "text": 1 - w}``; ``None`` uses the weights learned on validation data
-        and stored with the speech model (``fusion`` in its config).
+        ``{"audio": w, "text": 1 - w}``: fixed weights (with ``mode="evidence"`` too, a given
+        ``weights`` means fixed weighting); ``None`` uses the ones learned and stored with the
+        speech model (``fusion`` in its config).
     asr:
         Transcribe recordings that come without text: ``"auto"`` (when the ``[audio]`` extra's
         speech-to-text is installed), ``True`` or ``False``.
     """
 
     kind = "speech-text"
-    _parameter_constraints = {"mode": [Options(("weighted", "stacking"))], "weights": [dict, None],
+    _parameter_constraints = {"mode": [Options(("evidence", "weighted", "stacking"))], "weights": [dict, None],
                               "asr": [Options(("auto",)), "boolean"]}
 
-    def __init__(self, audio: Any = None, text: Any = "emotion", mode: str = "weighted",
+    def __init__(self, audio: Any = None, text: Any = "emotion", mode: str = "evidence",
                  weights: dict[str, float] | None = None, asr: Any = "auto"):
         self.audio = audio
         self.text = text
@@ -489,7 +506,10 @@ class SpeechTextEmotionAnalyzer(SpeechAnalyzer):
             p = np.zeros(len(EMOTIONS7))
             p[[EMOTIONS7.index(c) for c in classes]] = softmax(z)
             return p, {}  # a learned stacking has no branch weights
-        w = self._weights()
+        if self.mode == "evidence" and self.weights is None:
+            w = evidence_weights(p_text, self._fusion().get("evidence", {}).get("text_weight", 0.5))
+        else:
+            w = self._weights()
         return w["audio"] * p_audio + w["text"] * p_text, w
 
     def _items(self, items: Any) -> list[tuple[Any, Any]]:

@@ -683,7 +683,7 @@ def audio_cmd(
     file: Annotated[Path, typer.Argument(help="A wav, flac, ogg or mp3 file.")],
     transcript: Annotated[str | None, typer.Option("--transcript", "-t", help="What is said (default: transcribed with Whisper tiny.en when installed).")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Speech + text model name or directory.")] = "audio",
-    mode: Annotated[str, typer.Option(help="Fusion: 'weighted' (learned weights) or 'stacking'.")] = "weighted",
+    mode: Annotated[str, typer.Option(help="Fusion: 'evidence' (the text's weight grows with the emotion it carries), 'weighted' (fixed learned weights) or 'stacking'.")] = "evidence",
     asr: Annotated[bool | None, typer.Option("--asr/--no-asr", metavar="", help="Transcribe when no --transcript is given (default: when installed).")] = None,
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="JSON: the label, and the probabilities of the fusion and of each branch.")] = False,
 ) -> None:
