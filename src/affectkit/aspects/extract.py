@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["RuleAspectExtractor", "NoExtractor", "EXTRACTORS"]
+__all__ = ["RuleAspectExtractor", "NoExtractor", "EXTRACTORS", "is_content"]
 
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]")
 
@@ -76,7 +76,8 @@ def _opinion_words() -> frozenset[str]:
     return frozenset(w for w, v in SentimentIntensityAnalyzer().lexicon.items() if abs(v) >= 0.5 and w.isalpha())
 
 
-def _is_content(word: str) -> bool:
+def is_content(word: str) -> bool:
+    """Whether ``word`` can head an aspect term: not a function word, opinion word, adverb or adjective."""
     w = word.lower()
     return not (
         w in FUNCTION or w in DETERMINERS or w in BE_HAVE or w in _opinion_words() or w.endswith("ly") or w in ADJECTIVES
@@ -106,13 +107,13 @@ class RuleAspectExtractor:
                 while j < n and words[j][0].lower() in _opinion_words() and j - i <= 2:
                     j += 1  # "the really great"... modifiers that are opinion words
                 start_run = j
-            elif _is_content(words[i][0]) and (
+            elif is_content(words[i][0]) and (
                 i == 0 or _clause_start(text, words[i - 1][2], words[i][1]) or words[i - 1][0].lower() in _CONJ
             ):
                 start_run = i
             if start_run is not None:
                 k = start_run
-                while k < n and k - start_run < self.max_words and _is_content(words[k][0]) and _adjacent(text, words, k, start_run):
+                while k < n and k - start_run < self.max_words and is_content(words[k][0]) and _adjacent(text, words, k, start_run):
                     k += 1
                 if k > start_run:
                     last = words[k - 1][0].lower()

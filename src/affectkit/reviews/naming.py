@@ -59,10 +59,10 @@ def _fold(term: str) -> str:
 
 
 def _is_topic_word(word: str) -> bool:
-    from affectkit.aspects.extract import GENERIC, _is_content
+    from affectkit.aspects.extract import GENERIC, is_content
 
     w = word.lower()
-    return _is_content(word) and w not in GENERIC and w not in DESCRIPTIVE and any(ch.isalpha() for ch in w)
+    return is_content(word) and w not in GENERIC and w not in DESCRIPTIVE and any(ch.isalpha() for ch in w)
 
 
 def _keep(term: str) -> bool:
