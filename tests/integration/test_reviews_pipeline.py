@@ -88,8 +88,12 @@ def test_sqlite_holds_the_run(example_job):
 
 def test_report_and_summary(example_job):
     html = example_job.files["report"].read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64") >= 4
-    assert "http://" not in html and "https://" not in html
+    assert html.count("Plotly.newPlot(") >= 4 and html.count("<script>") == html.count("Plotly.newPlot(") + 1
+    from affectkit.reviews.plotly_charts import plotly_js
+
+    page = html.replace(plotly_js(), "")  # the library inlined once; nothing else may point at the network
+    assert len(page) < len(html) and "<script src" not in html
+    assert "http://" not in page and "https://" not in page
     summary = json.loads((example_job.out_dir / "summary.json").read_text())
     assert summary["rows"] == 123
     agree = summary["rating_agreement"]

@@ -79,7 +79,8 @@ def make_info(time_col: str | None = None, rating_col: str | None = "stars", **e
 
 
 def written(tmp_path, reviews, topics, info) -> str:
-    out = write_report(tmp_path / "report.html", reviews, topics, info)
+    """The PNG report (interactive=False); the interactive one is tested in test_reviews_charts.py."""
+    out = write_report(tmp_path / "report.html", reviews, topics, info, interactive=False)
     assert out == tmp_path / "report.html" and out.is_file()
     assert not (tmp_path / "report.html.tmp").exists()
     return out.read_text(encoding="utf-8")

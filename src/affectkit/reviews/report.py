@@ -1,9 +1,11 @@
 """A self-contained HTML report for a review analysis run.
 
 :func:`write_report` turns the per-review table and the per-topic table of a run into one HTML file
-that opens offline: the charts are PNGs drawn with matplotlib's object API (never pyplot's global
-state, :mod:`affectkit.reviews.charts`) and embedded as base64 ``data:`` URIs, the only styling is
-a small ``<style>`` block, and there is no JavaScript. The page is the Jinja2 template
+that opens offline: the charts are interactive Plotly figures (:mod:`affectkit.reviews.plotly_charts`:
+hover with exact numbers, legend filtering, zoom, a range slider on the trend) drawn by plotly.js,
+inlined once in the page (no network); without plotly, or with ``interactive=False``, they are PNGs
+drawn with matplotlib's object API (:mod:`affectkit.reviews.charts`) as base64 ``data:`` URIs. The
+only styling is a small ``<style>`` block. The page is the Jinja2 template
 ``templates/report.html.j2`` rendered with autoescaping, so every string that comes from the data
 is HTML-escaped; what each section shows is computed in :mod:`affectkit.reviews.sections`.
 
@@ -41,29 +43,35 @@ def _environment() -> Any:
                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def render_report(reviews: pd.DataFrame, topics: pd.DataFrame, info: Mapping[str, Any]) -> str:
+def render_report(reviews: pd.DataFrame, topics: pd.DataFrame, info: Mapping[str, Any],
+                  interactive: bool = True) -> str:
     """The report page as a string (see :func:`write_report` for the arguments)."""
+    from affectkit.reviews import charts, plotly_charts
+
     template = _environment().get_template(TEMPLATE)
+    draw = plotly_charts if interactive and plotly_charts.available() else charts
     aspects = sections.aspects(reviews, info)
-    rating = sections.rating(reviews, info.get("rating_col"))
+    rating = sections.rating(reviews, info.get("rating_col"), draw)
     context = {
         "header": sections.header(info, reviews),
         "summary": sections.summary(reviews, topics, info, aspects, rating),
         "aspects": aspects,
-        "sentiment": sections.sentiment(reviews),
-        "topic_sentiment": sections.topic_sentiment(topics),
-        "emotions": sections.emotions(reviews),
-        "trend": sections.trend(reviews, info.get("time_col")),
+        "sentiment": sections.sentiment(reviews, draw),
+        "topic_sentiment": sections.topic_sentiment(topics, draw),
+        "emotions": sections.emotions(reviews, draw),
+        "trend": sections.trend(reviews, info.get("time_col"), draw),
         "rating": rating,
         "topics": sections.topics(topics, aspects),
         "flags": sections.flags(reviews, info),
         "notes": sections.notes(info),
         "sentiment_labels": SENTIMENT_LABELS,
+        "plotly_js": plotly_charts.plotly_js() if draw is plotly_charts else "",
     }
     return template.render(context)
 
 
-def write_report(path: str | Path, reviews: pd.DataFrame, topics: pd.DataFrame, info: dict) -> Path:
+def write_report(path: str | Path, reviews: pd.DataFrame, topics: pd.DataFrame, info: dict,
+                 interactive: bool = True) -> Path:
     """Write a self-contained HTML report of a review analysis run to ``path`` and return the path.
 
     ``reviews`` has one row per input review (``sentiment``, ``emotion_<label>``, ``emotions``,
@@ -72,7 +80,8 @@ def write_report(path: str | Path, reviews: pd.DataFrame, topics: pd.DataFrame, 
     (``input``, ``n_rows``, ``n_scored``, ``n_flagged``, ``models``, ``time_col``, ``rating_col``,
     ``duration_s``, ``created``, optional ``notes``). Missing columns and NaN values are tolerated;
     the sections that need them say so or are left out. The file is written atomically (a
-    temporary file next to it, then renamed).
+    temporary file next to it, then renamed). ``interactive``: Plotly charts (plotly.js inlined
+    once; hover, legend filtering, zoom), else, or where plotly is not installed, PNGs.
     """
     require("matplotlib", "plot", "The review report")
     import pandas as pd
@@ -85,4 +94,4 @@ def write_report(path: str | Path, reviews: pd.DataFrame, topics: pd.DataFrame, 
                                     f"got {type(value).__name__}")
     if not isinstance(info, Mapping):
         raise InvalidInputError(f"write_report(info=...) expected a dict, got {type(info).__name__}")
-    return atomic_write_text(path, render_report(reviews, topics, info))
+    return atomic_write_text(path, render_report(reviews, topics, info, interactive))

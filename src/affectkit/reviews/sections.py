@@ -1,5 +1,7 @@
 """What each section of the review report shows: plain data (and charts) for its template.
 
+The chart-drawing sections take ``draw``: :mod:`affectkit.reviews.charts` (PNGs) or
+:mod:`affectkit.reviews.plotly_charts` (interactive), which have the same functions.
 Each function reads the run's tables leniently (missing columns and NaN values are tolerated)
 and returns a small dict; the prose and the markup are in ``templates/report.html.j2``, which
 escapes every value. A section that does not apply is ``None``.
@@ -70,13 +72,13 @@ def header(info: Mapping[str, Any], reviews: pd.DataFrame) -> dict[str, Any]:
     return {"name": text(name), "rows": rows}
 
 
-def sentiment(reviews: pd.DataFrame) -> dict[str, Any]:
+def sentiment(reviews: pd.DataFrame, draw: Any = charts) -> dict[str, Any]:
     """Reviews per predicted sentiment; ``image`` is ``None`` when no row was scored."""
     col = column(reviews, "sentiment")
     labels = [sentiment_label(v) for v in col.tolist()] if col is not None else [None] * len(reviews)
     counts = Counter(lab for lab in labels if lab is not None)
     scored = sum(counts.values())
-    image = charts.sentiment_bars([counts[lab] for lab in SENTIMENT_LABELS]) if scored else None
+    image = draw.sentiment_bars([counts[lab] for lab in SENTIMENT_LABELS]) if scored else None
     rows = [[lab, f"{counts[lab]:,}", pct(counts[lab] / scored if scored else math.nan)] for lab in SENTIMENT_LABELS]
     rows.append(["not scored", f"{len(labels) - scored:,}", ""])
     return {"image": image, "rows": rows}
@@ -95,7 +97,7 @@ def _topic_name(record: Mapping[str, Any]) -> str:
     return str(label) if not missing(label) and str(label).strip() else f"topic {tid}"
 
 
-def topic_sentiment(topic_table: pd.DataFrame) -> dict[str, Any]:
+def topic_sentiment(topic_table: pd.DataFrame, draw: Any = charts) -> dict[str, Any]:
     """The sentiment shares of the largest topics; ``image`` is ``None`` when there is no topic."""
     records = [r for r in _sorted_topics(topic_table) if as_int(r.get("topic"), -1) != -1][:MAX_TOPICS_PLOTTED]
     if not records:
@@ -104,7 +106,7 @@ def topic_sentiment(topic_table: pd.DataFrame) -> dict[str, Any]:
              for r in records]
     shares = {lab: [as_float(r.get(f"share_{lab}")) for r in records] for lab in SENTIMENT_LABELS}
     total = sum(1 for r in topic_table.to_dict("records") if as_int(r.get("topic"), -1) != -1)
-    return {"image": charts.topic_sentiment_bars(names, shares), "shown": len(records), "total": total}
+    return {"image": draw.topic_sentiment_bars(names, shares), "shown": len(records), "total": total}
 
 
 def _emotion_float_columns(reviews: pd.DataFrame) -> list[str]:
@@ -117,7 +119,7 @@ def _emotion_float_columns(reviews: pd.DataFrame) -> list[str]:
     ]
 
 
-def emotions(reviews: pd.DataFrame) -> dict[str, Any] | None:
+def emotions(reviews: pd.DataFrame, draw: Any = charts) -> dict[str, Any] | None:
     """The most frequent emotions (mean probability, else label counts) and the Ekman mix; ``None`` without either."""
     scores: dict[str, float] = {}
     measure = ""
@@ -142,7 +144,7 @@ def emotions(reviews: pd.DataFrame) -> dict[str, Any] | None:
     fmt = (lambda v: f"{v:.3f}") if measure == "mean probability" else (lambda v: f"{int(v):,}")
     total = len(reviews)
     return {
-        "image": charts.emotion_bars(top, measure, ekman),
+        "image": draw.emotion_bars(top, measure, ekman),
         "measure": measure.capitalize(),
         "top": [[k, fmt(v)] for k, v in top],
         "ekman": [[lab, f"{c:,}", pct(c / total if total else math.nan)] for lab, c in ekman],
@@ -162,7 +164,7 @@ def _parse_times(values: pd.Series) -> pd.Series:
     return parsed.dt.tz_convert(None)
 
 
-def trend(reviews: pd.DataFrame, time_col: object) -> dict[str, Any] | None:
+def trend(reviews: pd.DataFrame, time_col: object, draw: Any = charts) -> dict[str, Any] | None:
     """Reviews and sentiment shares per day, week or month; ``None`` without a time column.
 
     ``problem`` says why no chart is drawn: ``"absent"`` (no such column), ``"unreadable"`` (no
@@ -200,11 +202,11 @@ def trend(reviews: pd.DataFrame, time_col: object) -> dict[str, Any] | None:
         pos.append(scored.count("positive") / len(scored) if scored else math.nan)
         neg.append(scored.count("negative") / len(scored) if scored else math.nan)
     rows = [[n, f"{c:,}", pct(p), pct(q)] for n, c, p, q in zip(names, counts, pos, neg, strict=True)]
-    return {**out, "image": charts.trend_chart(names, counts, pos, neg, unit), "undated": f"{int((~ok).sum()):,}",
+    return {**out, "image": draw.trend_chart(names, counts, pos, neg, unit), "undated": f"{int((~ok).sum()):,}",
             "any_undated": bool((~ok).any()), "rows": rows}
 
 
-def rating(reviews: pd.DataFrame, rating_col: object) -> dict[str, Any] | None:
+def rating(reviews: pd.DataFrame, rating_col: object, draw: Any = charts) -> dict[str, Any] | None:
     """Agreement of the rating-derived sentiment with the predicted one; ``None`` without ``rating_sentiment``."""
     if "rating_sentiment" not in reviews.columns:
         return None
@@ -216,7 +218,7 @@ def rating(reviews: pd.DataFrame, rating_col: object) -> dict[str, Any] | None:
         "rating_col": text(rating_col) if rating_col else None,
         "agreement": None if result["agreement"] is None else pct(result["agreement"]),
         "n": f"{result['n']:,}",
-        "image": charts.confusion_heatmap(grid) if total else None,
+        "image": draw.confusion_heatmap(grid) if total else None,
         "rows": [(r, [f"{v:,}" for v in row]) for r, row in zip(SENTIMENT_LABELS, grid, strict=True)],
     }
 
