@@ -401,6 +401,7 @@ def test_rename_topics_rewrites_the_outputs_and_scores_nothing(example_job, tmp_
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Kettles &lt;and&gt; lids" in html and f"found: {auto}" in html
     summary = json.loads((out / "summary.json").read_text())
+    assert f"<td>{summary['seconds']['total']:.1f} s</td>" in html  # the run's wall time, not its stages added up
     assert summary["topic_names"] == {str(topic): "Kettles <and> lids"}
     # a second rename keeps the first; an unknown topic is refused and changes nothing
     other = int(table.index[(table.index >= 0) & (table.index != topic)][0])

@@ -20,13 +20,13 @@ def _cell(*terms: str) -> str:
 
 def test_terms_come_from_the_aspect_cells_case_folded_once_each():
     texts = ["The Kettle lid broke, the kettle leaks", "Great"]
-    got = about_terms(texts, [_cell("Kettle", "lid", "kettle"), _cell()])
-    assert got == [["kettle", "lid"], []]
+    got = about_terms(texts, [_cell("Kettle", "lid", "kettle,", '"Lid"'), _cell()])
+    assert got == [["kettle", "lid"], []]  # punctuation at a term's ends left off
 
 
 def test_opinion_words_verbs_and_generic_nouns_are_not_topic_terms():
-    got = about_terms(["x"], [_cell("works", "love", "days", "great", "battery life", "the")])
-    assert got == [["battery life"]]
+    got = about_terms(["x"], [_cell("works", "love", "days", "great", "battery life", "the", "fit", "value")])
+    assert got == [["battery life", "fit", "value"]]  # nouns that are also opinion words stay
 
 
 def test_texts_without_aspect_cells_get_the_rule_extractor():
@@ -49,6 +49,18 @@ def test_plurals_count_with_their_singular_and_overlaps_are_left_out():
     names = name_topics(np.zeros(len(terms), dtype=int), terms)
     assert names[0][0] == "size" and "sizes" not in names[0] and "true size" not in names[0]
     assert "fabric" in names[0]
+
+
+def test_plural_groups_are_named_by_their_most_frequent_form():
+    from affectkit.reviews.naming import term_groups
+
+    groups = term_groups({"dress": 5, "dresses": 2, "dresse": 1, "pant": 1, "pants": 9, "battery": 1,
+                          "batteries": 1, "size": 2, "sizes": 2, "glass": 3})
+    assert groups["dresses"] == "dress" and groups["dresse"] == "dresse"  # "es" before "s"
+    assert groups["pant"] == groups["pants"] == "pants"  # the form the reviews use
+    assert groups["batteries"] == "battery" and groups["sizes"] == "size"  # a tie goes to the singular
+    assert groups["glass"] == "glass"
+    assert term_groups({"tee": 30, "tees": 6, "te": 1})["tees"] == "tee"  # the more frequent singular
 
 
 def test_a_term_needs_two_reviews_and_thin_topics_fall_back_to_their_words():

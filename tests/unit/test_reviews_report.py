@@ -277,7 +277,8 @@ def test_summary_aspects_and_flagged_rows(tmp_path):
     za, fa = body.index("zipper"), body.index("fabric")
     mention = json.dumps([{"aspect": "Zipper", "start": za, "end": za + 6, "polarity": "negative", "probability": 0.9},
                           {"aspect": "fabric", "start": fa, "end": fa + 6, "polarity": "positive", "probability": 0.9}])
-    plural = json.dumps([{"aspect": "zippers", "start": za, "end": za + 6, "polarity": "negative", "probability": 0.8}])
+    plural = json.dumps([{"aspect": "zippers", "start": za, "end": za + 6, "polarity": "negative", "probability": 0.8},
+                         {"aspect": "works", "start": 0, "end": 3, "polarity": "positive", "probability": 0.8}])
     reviews["aspects"] = [mention, plural, "[]", "not json", None] + [mention] * 7
     reviews["id"] = [f"r{i}" for i in range(len(reviews))]
     page = written(tmp_path, reviews, make_topics(), make_info(id_col="id", n_flagged=4))
@@ -288,6 +289,7 @@ def test_summary_aspects_and_flagged_rows(tmp_path):
     assert "the most praised is \u201cfabric\u201d" in page and "rows were flagged (listed at the end)" in page
     # aspects case-folded, a plural with its singular, counts, shares and quotes around the mention
     assert ">Aspects</h2>" in page and "<strong>zipper</strong>" in page and "zippers" not in page
+    assert "<strong>works</strong>" not in page  # a verb the extractor took for an aspect
     assert "The zipper broke on day two" in page
     # flagged rows listed with their id, flags and first words
     flagged = [i for i, f in enumerate(reviews["flags"]) if f]
@@ -319,3 +321,13 @@ def test_quotes_of_texts_without_spaces():
     quote = _quote(body, start, start + 2)
     assert "拉链" in quote and len(quote) <= QUOTE_CHARS + 10
     assert _quote("short text", -1, -1) == "short text"
+
+
+def test_a_topic_without_distinctive_emotions_says_so_only_when_emotions_were_scored(tmp_path):
+    topics = make_topics()
+    topics.loc[topics["topic"] == 0, "top_emotions"] = ""
+    page = written(tmp_path, make_reviews(), topics, make_info())
+    assert page.count("none stands out") == 2  # topic 0 and the outliers; topic 1 shows its emotions
+    reviews = make_reviews().drop(columns=[c for c in make_reviews().columns if c.startswith("emotion") or c in ("ekman",)])
+    page = written(tmp_path / "plain", reviews, topics.assign(top_emotions=""), make_info())
+    assert "none stands out" not in page and "No emotion scores are available" in page

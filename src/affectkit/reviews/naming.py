@@ -11,8 +11,9 @@ the square-root damping let terms that two reviews mention outrank the topic's m
 * the terms come from the run's aspect column (the aspect model's or the rules' extractions)
   or, where a run scored no aspects, from :class:`affectkit.aspects.extract.RuleAspectExtractor`
   over the review text;
-* terms are case-folded, a plural is counted with its singular ("sizes" -> "size"), and a term
-  whose last word is a function word, an opinion word (VADER's, and :data:`DESCRIPTIVE`), a
+* terms are case-folded, a plural is counted with its singular ("sizes" -> "size"; the group is
+  shown by its most frequent form, :func:`affectkit.reviews.terms.term_groups`), and a term
+  whose last word is a function word, an opinion word (VADER's, and :data:`affectkit.reviews.terms.DESCRIPTIVE`), a
   common verb or a generic noun ("works", "love", "cheap", "days") is dropped;
 * each review counts a term once, and a term needs :data:`MIN_REVIEWS` reviews of the topic;
 * a topic with fewer than two such terms is completed with its c-TF-IDF words that pass the
@@ -28,13 +29,14 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from affectkit.exceptions import InvalidInputError
+from affectkit.reviews.terms import fold_term, is_about_term, term_groups
 
 __all__ = ["MIN_REVIEWS", "LABEL_TERMS", "about_terms", "name_topics", "read_names", "check_names", "rename_topics"]
 
@@ -44,30 +46,6 @@ MIN_REVIEWS = 2
 LABEL_TERMS = 4
 #: A user's topic name is at most this long.
 MAX_NAME_CHARS = 80
-
-
-#: Words reviews judge things with that VADER's lexicon leaves out: never a topic term.
-DESCRIPTIVE = frozenset(
-    """cheap expensive overpriced affordable pricey polite slow fast quick hard loud quiet noisy stiff sturdy
-    flimsy heavy thin thick soft tight loose tiny huge unflattering flattering scratchy itchy bulky""".split()
-)
-
-
-def _fold(term: str) -> str:
-    term = " ".join(str(term).lower().replace("\u2019", "'").split())
-    return term[:-2] if term.endswith("'s") else term
-
-
-def _is_topic_word(word: str) -> bool:
-    from affectkit.aspects.extract import GENERIC, is_content
-
-    w = word.lower()
-    return is_content(word) and w not in GENERIC and w not in DESCRIPTIVE and any(ch.isalpha() for ch in w)
-
-
-def _keep(term: str) -> bool:
-    words = term.split()
-    return bool(words) and _is_topic_word(words[-1]) and any(_is_topic_word(w) for w in words)
 
 
 def about_terms(texts: Sequence[str | None], aspect_cells: Sequence[Any] | None = None) -> list[list[str]]:
@@ -98,14 +76,8 @@ def about_terms(texts: Sequence[str | None], aspect_cells: Sequence[Any] | None 
                 found = [str(a.get("aspect", "")) for a in items if isinstance(a, Mapping)]
         if found is None:
             found = [text[a:b] for a, b in rules.extract(text)]
-        out.append(list(dict.fromkeys(t for t in (_fold(x) for x in found) if t and _keep(t))))
+        out.append(list(dict.fromkeys(t for t in (fold_term(x) for x in found) if t and is_about_term(t))))
     return out
-
-
-def _singular(terms: Iterable[str]) -> dict[str, str]:
-    """Each term's group: a plural goes with its singular when the singular occurs too."""
-    names = set(terms)
-    return {t: t[:-1] if t.endswith("s") and not t.endswith("ss") and t[:-1] in names else t for t in names}
 
 
 def name_topics(topic_ids: Sequence[int] | np.ndarray, terms: Sequence[Sequence[str]],
@@ -119,7 +91,7 @@ def name_topics(topic_ids: Sequence[int] | np.ndarray, terms: Sequence[Sequence[
         raise InvalidInputError(f"name_topics needs one term list per review. Got {len(terms)} for {len(topic_ids)}.")
     fallback = fallback or {}
     topics = sorted({int(t) for t in topic_ids.tolist() if t >= 0} | {int(t) for t in fallback if t >= 0})
-    group = _singular(t for row in terms for t in row)
+    group = term_groups(Counter(t for row in terms for t in row))
     counts: dict[int, Counter[str]] = {t: Counter() for t in topics}
     for tid, row in zip(topic_ids.tolist(), terms, strict=True):
         if tid >= 0:
@@ -147,9 +119,9 @@ def name_topics(topic_ids: Sequence[int] | np.ndarray, terms: Sequence[Sequence[
     for t in topics:
         chosen = _without_overlap(ranked[t], k)
         if len(chosen) < 2:
-            extra = [w for w in (_fold(x) for x in fallback.get(t, [])) if _keep(w)]
+            extra = [w for w in (fold_term(x) for x in fallback.get(t, [])) if is_about_term(w)]
             chosen = _without_overlap(chosen + extra, k)
-        out[t] = chosen or [_fold(x) for x in fallback.get(t, [])][:k]
+        out[t] = chosen or [fold_term(x) for x in fallback.get(t, [])][:k]
     return out
 
 

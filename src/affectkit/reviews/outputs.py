@@ -94,12 +94,17 @@ def write_sqlite(path: Path, reviews: Any, topic_table: Any, aspects: Any, summa
     return path
 
 
+def _duration(seconds: dict[str, float]) -> float:
+    """The run's wall time: its total once the run has one (a renamed run's), else the stages' sum."""
+    return float(seconds["total"]) if "total" in seconds else float(sum(seconds.values()))
+
+
 def report_info(summary: dict[str, Any], *, id_col: str | None, time_col: str | None,
                 rating_col: str | None) -> dict[str, Any]:
     """What the report shows about the run, from the summary so far."""
     return {"input": summary["input"], "n_rows": summary["rows"], "n_scored": summary["scored"],
             "n_flagged": summary["flagged"], "models": {k: v for k, v in summary["models"].items() if v},
-            "time_col": time_col, "rating_col": rating_col, "duration_s": sum(summary["seconds"].values()),
+            "time_col": time_col, "rating_col": rating_col, "duration_s": _duration(summary["seconds"]),
             "created": summary["created"], "notes": summary["notes"], "id_col": id_col}
 
 

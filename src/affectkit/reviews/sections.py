@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from affectkit.labels import EKMAN_LABELS, SENTIMENT_LABELS
 from affectkit.reviews import charts
 from affectkit.reviews.agreement import agreement
+from affectkit.reviews.terms import fold_term, is_about_term, term_groups
 from affectkit.reviews.values import (
     as_float,
     as_int,
@@ -314,8 +315,8 @@ def _aspect_mentions(reviews: pd.DataFrame, info: Mapping[str, Any]) -> list[tup
         for item in items if isinstance(items, list) else []:
             if not isinstance(item, Mapping) or item.get("polarity") not in SENTIMENT_LABELS:
                 continue
-            name = " ".join(text(item.get("aspect")).lower().split())
-            if not name:
+            name = fold_term(text(item.get("aspect")))
+            if not name or not is_about_term(name):  # "works", "love": words the extractor took for aspects
                 continue
             start, end = as_int(item.get("start"), -1), as_int(item.get("end"), -1)
             out.append((name, str(item["polarity"]), _quote(body, start, end), tid))
@@ -334,18 +335,13 @@ def _quote(body: str, start: int, end: int) -> str:
     return ("…" if a > 0 else "") + snippet + ("…" if b < len(body) else "")
 
 
-def _group_key(name: str, names: set[str]) -> str:
-    """Mentions grouped case-insensitively, a plural with its singular ("sizes" -> "size")."""
-    return name[:-1] if name.endswith("s") and not name.endswith("ss") and name[:-1] in names else name
-
-
 def aspects(reviews: pd.DataFrame, info: Mapping[str, Any]) -> dict[str, Any] | None:
     """The most mentioned aspects over the run: mentions, share negative and positive, the main
     polarity, and a quote for the complaint and the praise (``None`` without aspect mentions)."""
     mentions = _aspect_mentions(reviews, info)
     if not mentions:
         return None
-    names = {m[0] for m in mentions}
+    names = term_groups(Counter(m[0] for m in mentions))
     rows, distinct = _aspect_rows(mentions, names, MAX_ASPECTS_LISTED)
     by_topic: dict[int, list[tuple[str, str, str, int]]] = {}
     for m in mentions:
@@ -355,12 +351,12 @@ def aspects(reviews: pd.DataFrame, info: Mapping[str, Any]) -> dict[str, Any] | 
     return {"rows": rows, "total": f"{len(mentions):,}", "distinct": f"{distinct:,}", "by_topic": topics}
 
 
-def _aspect_rows(mentions: list[tuple[str, str, str, int]], names: set[str], limit: int) -> tuple[list[dict[str, Any]], int]:
+def _aspect_rows(mentions: list[tuple[str, str, str, int]], names: Mapping[str, str], limit: int) -> tuple[list[dict[str, Any]], int]:
     """The ``limit`` most mentioned aspect groups of ``mentions``: counts, shares, main polarity and two
     quotes (a complaint and a praise, where there is one); and how many groups there are."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for name, pol, quote, _ in mentions:
-        groups.setdefault(_group_key(name, names), []).append((pol, quote))
+        groups.setdefault(names[name], []).append((pol, quote))
     rows = []
     for name, items in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:limit]:
         n = len(items)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from affectkit.exceptions import require
+from affectkit.reviews.terms import fold_term, is_about_term, term_groups
 
 __all__ = ["TopicResult", "fit_topics", "MIN_DOCS", "choose_sample"]
 
@@ -220,6 +221,12 @@ def summarize_topics(frame: Any, result: TopicResult | None) -> Any:
                     and frame[c].dtype.kind == "f" and c != "emotion_neutral"]
     all_scored = frame[frame["sentiment"].notna()] if "sentiment" in frame else frame.iloc[:0]
     overall = all_scored[emotion_cols].mean() if emotion_cols and len(all_scored) else None
+    mentions = group = None
+    if "aspects" in frame:  # every mention under its group's name (plurals with their singular)
+        mentions = np.empty(len(frame), dtype=object)  # filled one by one: lists of equal length stay lists
+        for i, c in enumerate(frame["aspects"].tolist()):
+            mentions[i] = json.loads(c) if isinstance(c, str) and c.strip() else []
+        group = term_groups(Counter(fold_term(a["aspect"]) for found in mentions for a in found))
     rows = []
     for t in sorted(result.words) + ([-1] if (frame["topic"] == -1).any() else []):
         part = frame[frame["topic"] == t]
@@ -230,13 +237,12 @@ def summarize_topics(frame: Any, result: TopicResult | None) -> Any:
             top_emotions = _distinctive(scored[emotion_cols].mean(), overall)
         terms: Counter[str] = Counter()
         polar: dict[str, Counter[str]] = {}
-        if "aspects" in part:
-            for cell in part["aspects"].dropna():
-                found = json.loads(cell)
-                terms.update(dict.fromkeys(a["aspect"].lower() for a in found).keys())  # not a set: ties keep text order
-                for a in found:
-                    if a.get("polarity"):
-                        polar.setdefault(a["aspect"].lower(), Counter())[a["polarity"]] += 1
+        for found in mentions[frame["topic"].to_numpy() == t] if mentions is not None else []:
+            kept = [(a, group[n]) for a in found if is_about_term(n := fold_term(a["aspect"]))]
+            terms.update(dict.fromkeys(name for _, name in kept).keys())  # not a set: ties keep text order
+            for a, name in kept:
+                if a.get("polarity"):
+                    polar.setdefault(name, Counter())[a["polarity"]] += 1
         reps = result.representative.get(t, []) if t >= 0 else []
         rows.append({
             "topic": int(t),
