@@ -354,8 +354,8 @@ def test_a_failed_run_leaves_no_folder_behind(tmp_path):
 
 @pytest.mark.skipif(not _topics_installed(), reason="needs the [topics] extra")
 def test_topics_are_named_by_the_aspects_their_reviews_mention(example_job):
-    from affectkit.aspects.extract import is_content
     from affectkit.reviews.naming import MIN_REVIEWS, about_terms
+    from affectkit.reviews.terms import is_about_term
 
     frame = example_job.frame
     terms = about_terms(frame["text_clean"].tolist(), frame["aspects"].tolist())
@@ -366,8 +366,9 @@ def test_topics_are_named_by_the_aspects_their_reviews_mention(example_job):
         mine = [t for t, k in zip(terms, frame["topic"], strict=True) if k == rec.topic]
         words = rec.words.split(";")
         for term in about:  # an aspect term of the topic's own reviews (or, for a thin topic, one of its
-            assert is_content(term.split()[-1])  # c-TF-IDF words), never an opinion word
-            mentions = sum(term in row or term + "s" in row for row in mine)
+            assert is_about_term(term)  # c-TF-IDF words), never an opinion word or a verb
+            forms = {term, term + "s", term + "es", term.removesuffix("s"), term.removesuffix("es")}  # its plural group
+            mentions = sum(bool(forms & set(row)) for row in mine)
             assert mentions >= MIN_REVIEWS or term in words, (rec.topic, term)
 
 
