@@ -189,6 +189,30 @@ def test_schema_states_the_limits(client):
     assert schema["AnalyzeRequest"]["properties"]["texts"]["maxItems"] == 8
 
 
+def test_a_request_of_too_much_work_is_refused_before_it_starts(tmp_path):
+    settings = ServiceSettings(sentiment="lexicon", emotion=None, aspects=False, jobs_dir=tmp_path,
+                               api_key="", max_request_work=1_000, max_explain_texts=4)
+    with TestClient(create_app(settings)) as c:
+        assert c.post("/v1/sentiment", json={"texts": ["word " * 100]}).status_code == 200  # 500 characters
+        r = c.post("/v1/sentiment", json={"texts": ["word " * 100] * 3})
+        assert r.status_code == 413 and r.json()["error"]["type"] == "too_much_work"
+        assert "max_request_work" in r.json()["error"]["message"]
+        # explained, one text costs one more pass per explained token: 500 * (1 + 100) characters
+        r = c.post("/v1/sentiment", json={"texts": ["word " * 100], "explain": True})
+        assert r.status_code == 413
+        assert c.post("/v1/sentiment", json={"texts": ["good words"], "explain": True}).status_code == 200
+
+
+def test_request_work_counts_passes_and_explained_tokens():
+    from affectkit.service.guards import work_of
+
+    s = ServiceSettings(max_explain_texts=1, explain_max_tokens=3)
+    assert work_of(["abcd", "", None], s) == 4 + 1 + 1
+    assert work_of(["abcd"], s, passes=2) == 8
+    # one explained text of 4 tokens, capped at 3: 3 more passes of its 11 characters, per explained analysis
+    assert work_of(["ab cd ef gh", "not explained"], s, explained=2) == 11 + 13 + 2 * 3 * 11
+
+
 def test_text_too_long_413(client):
     r = client.post("/v1/analyze", json={"texts": ["fine", "y" * 2_001]})
     assert r.status_code == 413
@@ -275,6 +299,58 @@ def test_api_key_required_except_health(keyed):
     assert ok.status_code == 200 and ok.json()["model"] == "lexicon"
     bearer = keyed.post("/v1/sentiment", json={"texts": ["nice"]}, headers={"Authorization": "Bearer s3cret"})
     assert bearer.status_code == 200
+
+
+def _asgi_call(app, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, int]:
+    """Call ``app`` as a server would; (status, body messages the app asked for)."""
+    import asyncio
+
+    asked = 0
+    sent: list[dict] = []
+
+    async def receive():
+        nonlocal asked
+        asked += 1
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "path": path,
+             "raw_path": path.encode(), "query_string": b"", "headers": headers, "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80), "scheme": "http", "root_path": "", "app": app, "state": {}}
+    asyncio.run(app(scope, receive, send))
+    return next(m["status"] for m in sent if m["type"] == "http.response.start"), asked
+
+
+def test_a_request_without_the_key_is_refused_before_its_body_is_read(tmp_path):
+    app = create_app(ServiceSettings(sentiment="lexicon", emotion=None, aspects=False, jobs_dir=tmp_path,
+                                     api_key="s3cret"))
+    app.state.runtime = object()  # the routes are never reached: no models needed
+    upload = [(b"content-type", b"multipart/form-data; boundary=xyz"), (b"content-length", b"30000000")]
+    for method, path, headers, body in [
+        ("POST", "/v1/sentiment", [(b"content-type", b"application/json")], b'{"texts": [broken'),
+        ("POST", "/v1/jobs", upload, b"--xyz\r\n" + b"a" * 1000),
+        ("POST", "/v1/jobs", upload + [(b"x-api-key", b"wrong")], b"--xyz\r\n"),
+        ("GET", "/metrics", [], b""),
+    ]:
+        status, asked = _asgi_call(app, method, path, headers, body)
+        assert (status, asked) == (401, 0), (method, path)
+    with TestClient(app) as c:  # broken JSON without a key: 401, not 400
+        r = c.post("/v1/sentiment", content=b'{"texts": [', headers={"Content-Type": "application/json"})
+        assert r.status_code == 401 and "API key" in r.json()["error"]["message"]
+        assert c.get("/healthz").status_code == 200
+
+
+def test_spaces_around_the_key_are_not_part_of_it(keyed):
+    # HTTP strips them from a header's value; both sides are treated alike
+    from affectkit.service.middleware import key_problem
+
+    for given in ("s3cret", " s3cret", "s3cret ", "\ts3cret "):
+        assert key_problem({"x-api-key": given}, "s3cret") is None, repr(given)
+        assert key_problem({"authorization": f"Bearer {given}"}, "s3cret") is None, repr(given)
+    assert key_problem({"x-api-key": "s3 cret"}, "s3cret") == "The API key is wrong."
+    assert "Bearer" in key_problem({"authorization": "Bearer "}, "s3cret")
 
 
 def test_api_key_from_environment(tmp_path, monkeypatch):

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from affectkit._cancel import checkpoint
 from affectkit._validation import TextBatch
 from affectkit.analyzers.transformer import pool_units, split_units
 from affectkit.base import Analyzer, Tags
@@ -354,6 +355,7 @@ class HFAnalyzer(Analyzer):
         order = np.argsort([len(s) for s in seqs], kind="stable")
         with torch.inference_mode():
             for start in range(0, len(seqs), self.batch_size):
+                checkpoint()
                 rows = order[start : start + self.batch_size]
                 width = max(len(seqs[i]) for i in rows)
                 ids = torch.full((len(rows), width), hf.pad_id, dtype=torch.long)

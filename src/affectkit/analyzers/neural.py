@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from affectkit._cancel import checkpoint
 from affectkit._runtime import onnx_session, sigmoid, softmax
 from affectkit._validation import as_text_batch
 from affectkit.base import Analyzer, Tags
@@ -262,6 +263,7 @@ class _NeuralAnalyzer(Analyzer):
         logits = np.zeros((len(chunks), len(self.labels_)), dtype=np.float64)
         for _, idx in sorted(by_len.items()):
             for s in range(0, len(idx), 256):
+                checkpoint()
                 part = idx[s:s + 256]
                 ids = np.asarray([chunks[j] for j in part], dtype=np.int64)
                 logits[part] = sess.run(None, {"input_ids": ids})[0]

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from affectkit._cancel import checkpoint
 from affectkit._runtime import available_cores, onnx_session, sigmoid, softmax
 from affectkit._validation import TextBatch, as_text_batch
 from affectkit.base import Analyzer, Tags
@@ -85,6 +86,7 @@ class _Backbone:
         kept: list[np.ndarray] = [np.zeros((0, 0), dtype=np.float32)] * n
         order = np.argsort([len(s) for s in seqs], kind="stable")
         for start in range(0, n, batch_size):
+            checkpoint()  # a cancelled request stops here (affectkit._cancel)
             rows = order[start : start + batch_size]
             width = max(len(seqs[i]) for i in rows)
             ids = np.zeros((len(rows), width), dtype=np.int64)

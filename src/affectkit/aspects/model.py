@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from affectkit._cancel import checkpoint
 from affectkit._runtime import softmax
 from affectkit.aspects.tags import decode_tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError
@@ -240,6 +241,7 @@ class AspectModel:
         outs: list[list[np.ndarray]] = [[None] * len(states) for _ in range(4)]  # type: ignore[list-item]
         order = np.argsort([len(s) for s in states], kind="stable")
         for b0 in range(0, len(order), self.batch_size):
+            checkpoint()
             rows = order[b0 : b0 + self.batch_size]
             width = max(len(states[i]) for i in rows)
             h = np.zeros((len(rows), width, states[rows[0]].shape[1]), dtype=np.float32)

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 import affectkit.service.errors as errors
 from affectkit.service.metrics import Metrics
-from affectkit.service.middleware import BodyLimit, observe
+from affectkit.service.middleware import BodyLimit, KeyCheck, observe
 from affectkit.service.routes import audio, jobs, ops, text
 from affectkit.service.runtime import lifespan
 from affectkit.service.settings import ServiceSettings
@@ -67,12 +67,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.runtime = None  # set by the lifespan
+    # the last added runs first: metrics, then CORS, the key check and the body limit, all before a body is read
+    app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(KeyCheck, settings=settings)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Content-Type", "X-API-Key", "Authorization"])
-    app.add_middleware(BodyLimit, settings=settings)
     app.middleware("http")(observe)
     errors.install(app)
     app.include_router(text.router)

@@ -4,7 +4,6 @@ Each dependency reads the app's state (``request.app.state``), so one process ca
 apps. They are ``async`` so that FastAPI calls them on the event loop, not in its threadpool.
 """
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -60,19 +59,18 @@ bearer = HTTPBearer(auto_error=False, description="The API key as a bearer token
 async def require_key(request: Request, settings: Settings,
                       key: Annotated[str | None, Depends(header_key)] = None,
                       token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> None:
-    """401 unless the request carries the API key (as ``X-API-Key`` or a bearer token); no check without a key."""
-    expected = settings.api_key
-    if not expected:
+    """401 unless the request carries the API key (as ``X-API-Key`` or a bearer token); no check without a key.
+
+    :class:`affectkit.service.middleware.KeyCheck` makes the same check from the headers before the
+    body is read; this dependency states it in the OpenAPI schema and guards apps built without it.
+    """
+    from affectkit.service.middleware import key_problem
+
+    if not settings.api_key:
         return
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if "authorization" in request.headers and token is None:
-        raise HTTPException(401, "The Authorization header must be 'Bearer <key>'.", headers=challenge)
-    given = [k for k in (key, token.credentials if token else None) if k is not None]
-    if not given:
-        raise HTTPException(401, "This server needs an API key: send it as an 'X-API-Key' header "
-                                 "or 'Authorization: Bearer <key>'.", headers=challenge)
-    if not all(hmac.compare_digest(k.encode("utf-8", "replace"), expected.encode("utf-8")) for k in given):
-        raise HTTPException(401, "The API key is wrong.", headers=challenge)
+    problem = key_problem({k.lower(): v for k, v in request.headers.items()}, settings.api_key)
+    if problem is not None:
+        raise HTTPException(401, problem, headers={"WWW-Authenticate": "Bearer"})
 
 
 #: The ``dependencies`` of every route that needs the API key.

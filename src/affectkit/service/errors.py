@@ -40,7 +40,7 @@ def error_response(status: int, type_: str, message: str, details: list[Any] | N
 ERRORS = {
     400: "Malformed request (e.g. the body is not valid JSON).",
     401: "Missing or wrong API key.",
-    413: "Too many texts, a text too long, or a body or upload too large.",
+    413: "Too many texts, a text too long, a request of too much work, or a body or upload too large.",
     422: "The request does not match the schema.",
     429: "Too many jobs are waiting; try again later.",
     503: "The analysis is not available on this server.",

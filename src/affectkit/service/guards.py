@@ -8,7 +8,10 @@ from typing import Any
 from affectkit.service.errors import ApiError
 from affectkit.service.settings import ServiceSettings
 
-__all__ = ["check_texts", "need_model", "timed"]
+__all__ = ["check_texts", "check_work", "need_model", "timed", "work_of"]
+
+#: Seconds between two checks that the client of a running analysis is still connected.
+DISCONNECT_POLL_S = 0.25
 
 
 def need_model(models: dict[str, Any], task: str) -> Any:
@@ -30,10 +33,58 @@ def check_texts(texts: list[str | None], settings: ServiceSettings) -> None:
                                                  f"{settings.max_chars}. Split it, or use a review job (/v1/jobs).")
 
 
-async def timed(coro: Any, timeout_s: float) -> Any:
-    """Await ``coro``; 504 when it takes longer than ``timeout_s``."""
+def work_of(texts: list[str | None], settings: ServiceSettings, *, passes: int = 1, explained: int = 0) -> int:
+    """The model work of a request, in characters: its texts' characters times its encoder ``passes``,
+    plus, for each of its ``explained`` analyses, one pass per explained token of each explained text
+    (occlusion runs the model once more on the whole text for every token it explains)."""
+    from affectkit.explain import token_spans
+    from affectkit.service.batching import text_cost
+
+    work = text_cost(texts) * max(1, passes)
+    if explained:
+        for t in texts[: settings.max_explain_texts]:
+            if t and t.strip():
+                work += explained * len(t) * min(len(token_spans(t)), settings.explain_max_tokens)
+    return work
+
+
+def check_work(work: int, settings: ServiceSettings) -> None:
+    """413 for a request whose work is over ``max_request_work``: it is refused before it starts."""
+    if work > settings.max_request_work:
+        raise ApiError(413, "too_much_work",
+                       f"The request's work is {work:,} characters (each text's characters, once per model pass and "
+                       f"once more per explained token); the limit is {settings.max_request_work:,} per request "
+                       f"(max_request_work). Send fewer or shorter texts per request, or ask for explanations of "
+                       f"fewer or shorter texts.")
+
+
+async def _watch_client(request: Any, task: asyncio.Future) -> bool:
+    """Cancel ``task`` when the client of ``request`` disconnects; whether it did."""
+    while not task.done():
+        if await request.is_disconnected():
+            task.cancel()
+            return True
+        await asyncio.sleep(DISCONNECT_POLL_S)
+    return False
+
+
+async def timed(coro: Any, timeout_s: float, request: Any = None) -> Any:
+    """Await ``coro``; 504 when it takes longer than ``timeout_s``.
+
+    Past the deadline, or when the client of ``request`` goes away, the wait is cancelled and the
+    model work behind it is dropped at its next batch boundary (see :mod:`affectkit.service.batching`).
+    """
+    task = asyncio.ensure_future(coro)
+    watcher = asyncio.ensure_future(_watch_client(request, task)) if request is not None else None
     try:
-        return await asyncio.wait_for(coro, timeout_s)
+        return await asyncio.wait_for(task, timeout_s)
     except TimeoutError:
         raise ApiError(504, "timeout", f"The analysis took longer than {timeout_s:g} s. "
                                        "Send fewer or shorter texts per request.") from None
+    except asyncio.CancelledError:
+        if watcher is not None and watcher.done() and not watcher.cancelled() and watcher.result():
+            raise ApiError(499, "client_closed", "The client closed the connection; the analysis was dropped.") from None
+        raise
+    finally:
+        if watcher is not None:
+            watcher.cancel()

@@ -40,6 +40,8 @@ class Metrics:
         self.texts = Counter("affectkit_texts", "Texts analysed, by task.", ["task"], registry=self.registry)
         self.batch_size = Histogram("affectkit_batch_texts", "Texts per inference batch.",
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=self.registry)
+        self.cancelled_texts = Counter("affectkit_cancelled_texts", "Texts whose model work was dropped midway: "
+                                       "their deadline passed or their client went away.", registry=self.registry)
         self.model_load_seconds = Gauge("affectkit_model_load_seconds", "Seconds taken to load the models.",
                                         registry=self.registry)
         self.job_counts: Callable[[], dict[str, int]] | None = None

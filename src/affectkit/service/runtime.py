@@ -33,8 +33,10 @@ class Runtime:
     """The loaded models and what runs them."""
 
     models: dict[str, Any]
-    #: The one inference thread of the text models.
+    #: The inference thread of the text models' fast lane (requests of at most ``lane_chars`` of work).
     executor: ThreadPoolExecutor
+    #: The inference thread of the heavy lane: long requests and explanations, so short ones never wait behind them.
+    heavy_executor: ThreadPoolExecutor
     #: Recordings can take long: their own thread, so text requests never wait behind them.
     audio_executor: ThreadPoolExecutor
     batchers: dict[str, Batcher]
@@ -68,9 +70,11 @@ def load_models(settings: ServiceSettings) -> dict[str, Any]:
 
 
 def _batchers(models: dict[str, Any], settings: ServiceSettings, metrics: Metrics,
-              executor: ThreadPoolExecutor) -> dict[str, Batcher]:
+              executor: ThreadPoolExecutor, heavy_executor: ThreadPoolExecutor) -> dict[str, Batcher]:
     def batcher(fn: Any) -> Batcher:
-        return Batcher(fn, executor, settings.max_batch, on_batch=metrics.batch_size.observe)
+        return Batcher(fn, executor, settings.max_batch, on_batch=metrics.batch_size.observe,
+                       heavy_executor=heavy_executor, lane_cost=settings.lane_chars,
+                       on_cancel=metrics.cancelled_texts.inc)
 
     batchers: dict[str, Batcher] = {}
     for task in ("sentiment", "emotion"):
@@ -97,13 +101,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     models = await asyncio.to_thread(load_models, settings)
     metrics.model_load_seconds.set(time.perf_counter() - t0)
     executor = ThreadPoolExecutor(1, thread_name_prefix="affectkit-inference")
+    heavy_executor = ThreadPoolExecutor(1, thread_name_prefix="affectkit-inference-heavy")
     audio_executor = ThreadPoolExecutor(1, thread_name_prefix="affectkit-audio")
-    batchers = _batchers(models, settings, metrics, executor)
+    batchers = _batchers(models, settings, metrics, executor, heavy_executor)
     for b in batchers.values():
         b.start()
     store = JobStore(Path(settings.jobs_dir))
     runner = JobRunner(store, settings.job_workers)
-    app.state.runtime = Runtime(models, executor, audio_executor, batchers, store, runner)
+    app.state.runtime = Runtime(models, executor, heavy_executor, audio_executor, batchers, store, runner)
     metrics.job_counts = store.counts
     if settings.resume_jobs:
         resumed = runner.resume()
@@ -116,6 +121,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await b.stop()
         runner.shutdown()
         executor.shutdown(wait=False, cancel_futures=True)
+        heavy_executor.shutdown(wait=False, cancel_futures=True)
         audio_executor.shutdown(wait=False, cancel_futures=True)
 
 

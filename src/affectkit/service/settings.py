@@ -60,6 +60,10 @@ class ServiceSettings(BaseSettings):
     max_batch: Positive = Field(64, description="Texts per model call of the dynamic batcher.")
     explain_max_tokens: Positive = Field(128, description="Tokens explained per text.")
     max_explain_texts: Positive = Field(16, description="Texts explained per request (the rest get a note).")
+    max_request_work: Positive = Field(2_000_000, description="Characters of model work per request (413 above): "
+                                       "each text's characters, times 1 + its explained tokens when explained.")
+    lane_chars: Positive = Field(8_000, description="Requests of at most this much work run in the fast lane, whose "
+                                                     "model calls take at most this much; larger ones in the heavy lane.")
     cors_origins: tuple[str, ...] = Field((), description="Origins allowed to call from a browser (JSON list).")
     job_workers: Positive = Field(1, description="Review jobs run at the same time.")
     max_queued_jobs: Positive = Field(20, description="Jobs queued or running before new ones get 429.")

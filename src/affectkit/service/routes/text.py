@@ -5,15 +5,17 @@ per-token contributions to the sentiment and emotion results.
 """
 
 import asyncio
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 import affectkit.service.schemas as S
+from affectkit.service.batching import run_cancellable
 from affectkit.service.deps import AppMetrics, AppRuntime, Settings, secured
 from affectkit.service.errors import responses
-from affectkit.service.guards import check_texts, need_model, timed
+from affectkit.service.guards import check_texts, check_work, need_model, timed, work_of
 from affectkit.service.metrics import Metrics
 from affectkit.service.runtime import Runtime, model_names
 from affectkit.service.settings import ServiceSettings
@@ -30,6 +32,22 @@ class TextAnalyses:
     settings: ServiceSettings
     metrics: Metrics
     runtime: Runtime
+    #: The request's work in characters (see :func:`affectkit.service.guards.work_of`): it picks the lane.
+    work: int | None = None
+    #: When the request's work is dropped (:func:`time.monotonic`).
+    deadline: float | None = field(default=None)
+
+    def begin(self, work: int) -> None:
+        """Admit a request of ``work`` characters (413 above the limit) and start its clock."""
+        check_work(work, self.settings)
+        self.work = work
+        self.deadline = time.monotonic() + self.settings.timeout_s
+
+    def _executor(self) -> Any:
+        """The inference thread of this request's lane."""
+        any_batcher = next(iter(self.runtime.batchers.values()), None)
+        heavy = any_batcher is not None and self.work is not None and any_batcher.lane_of(self.work) == "heavy"
+        return self.runtime.heavy_executor if heavy else self.runtime.executor
 
     async def explain(self, task: str, texts: list[str | None]) -> list[Any]:
         from affectkit.explain import explain
@@ -39,9 +57,8 @@ class TextAnalyses:
         live = [i for i, t in enumerate(texts[:limit]) if t is not None and t.strip()]
         out: list[Any] = [None] * len(texts)
         if live:
-            loop = asyncio.get_running_loop()
-            got = await loop.run_in_executor(self.runtime.executor, lambda: explain(
-                model, [texts[i] for i in live], max_tokens=self.settings.explain_max_tokens))
+            got = await run_cancellable(self._executor(), lambda: explain(
+                model, [texts[i] for i in live], max_tokens=self.settings.explain_max_tokens), self.deadline)
             for i, e in zip(live, got, strict=True):
                 out[i] = e.to_dict()
         return out
@@ -50,7 +67,8 @@ class TextAnalyses:
                       computed: Any = None, abstain: float | None = None) -> list[dict[str, Any]]:
         need_model(self.runtime.models, task)
         self.metrics.texts.labels(task).inc(len(texts))
-        results = computed if computed is not None else await self.runtime.batchers[task].submit(texts)
+        results = computed if computed is not None else await self.runtime.batchers[task].submit(
+            texts, cost=self.work, deadline=self.deadline)
         if abstain is not None and task == "sentiment":
             from affectkit.base import abstain_result
 
@@ -70,13 +88,15 @@ class TextAnalyses:
         need_model(self.runtime.models, "aspects")
         self.metrics.texts.labels("aspects").inc(len(texts))
         key = tuple(aspects) if aspects else None
-        got = await self.runtime.batchers["aspects"].submit([t if t is not None else "" for t in texts], key)
+        got = await self.runtime.batchers["aspects"].submit([t if t is not None else "" for t in texts], key,
+                                                            cost=self.work, deadline=self.deadline)
         return [a.to_dict() for a in got]
 
     async def analyze(self, body: S.AnalyzeRequest, tasks: list[str]) -> dict[str, Any]:
         """Every task's results; one encoder pass for sentiment and emotion when they are two heads of one model."""
         pair = "sentiment+emotion" in self.runtime.batchers and {"sentiment", "emotion"} <= set(tasks)
-        calls: dict[str, Any] = {"pair": self.runtime.batchers["sentiment+emotion"].submit(body.texts)} if pair else {}
+        calls: dict[str, Any] = {"pair": self.runtime.batchers["sentiment+emotion"].submit(
+            body.texts, cost=self.work, deadline=self.deadline)} if pair else {}
         for t in tasks:
             if t == "aspects":
                 calls[t] = self.aspects(body.texts, body.aspects)
@@ -100,36 +120,44 @@ router = APIRouter(tags=["analysis"], dependencies=secured, responses=responses(
 
 
 @router.post("/v1/sentiment", response_model=S.ResultsResponse)
-async def sentiment(body: S.SentimentRequest, settings: Settings, run: Analyses) -> dict[str, Any]:
+async def sentiment(body: S.SentimentRequest, request: Request, settings: Settings, run: Analyses) -> dict[str, Any]:
     """Sentiment (negative / neutral / positive with probabilities) of each text."""
     check_texts(body.texts, settings)
-    results = await timed(run.results("sentiment", body.texts, body.explain, abstain=body.abstain), settings.timeout_s)
+    run.begin(work_of(body.texts, settings, explained=int(body.explain)))
+    results = await timed(run.results("sentiment", body.texts, body.explain, abstain=body.abstain),
+                          settings.timeout_s, request)
     return {"model": settings.sentiment, "results": results}
 
 
 @router.post("/v1/emotion", response_model=S.ResultsResponse)
-async def emotion(body: S.TextsRequest, settings: Settings, run: Analyses) -> dict[str, Any]:
+async def emotion(body: S.TextsRequest, request: Request, settings: Settings, run: Analyses) -> dict[str, Any]:
     """Emotions of each text at three levels: GoEmotions 27 + neutral, Ekman 6 + neutral, polarity."""
     check_texts(body.texts, settings)
+    run.begin(work_of(body.texts, settings, explained=int(body.explain)))
     return {"model": settings.emotion,
-            "results": await timed(run.results("emotion", body.texts, body.explain), settings.timeout_s)}
+            "results": await timed(run.results("emotion", body.texts, body.explain), settings.timeout_s, request)}
 
 
 @router.post("/v1/aspects", response_model=S.AspectsResponse)
-async def aspects(body: S.AspectsRequest, settings: Settings, run: Analyses) -> dict[str, Any]:
+async def aspects(body: S.AspectsRequest, request: Request, settings: Settings, run: Analyses) -> dict[str, Any]:
     """Sentiment per aspect: extracted aspect terms, or the ones given, each with its span and polarity."""
     check_texts(body.texts, settings)
+    run.begin(work_of(body.texts, settings))
     return {"model": settings.sentiment, "results": await timed(run.aspects(body.texts, body.aspects),
-                                                                settings.timeout_s)}
+                                                                settings.timeout_s, request)}
 
 
 @router.post("/v1/analyze", response_model=S.AnalyzeResponse)
-async def analyze(body: S.AnalyzeRequest, settings: Settings, run: Analyses) -> dict[str, Any]:
+async def analyze(body: S.AnalyzeRequest, request: Request, settings: Settings, run: Analyses) -> dict[str, Any]:
     """Every requested analysis of every text in one call."""
     check_texts(body.texts, settings)
     tasks = list(dict.fromkeys(body.tasks))
     for t in tasks:
         need_model(run.runtime.models, t)
-    got = await timed(run.analyze(body, tasks), settings.timeout_s)
+    text_tasks = [t for t in tasks if t in ("sentiment", "emotion")]
+    pair = "sentiment+emotion" in run.runtime.batchers and len(text_tasks) == 2
+    passes = (1 if pair else len(text_tasks)) + ("aspects" in tasks)
+    run.begin(work_of(body.texts, settings, passes=passes, explained=len(text_tasks) if body.explain else 0))
+    got = await timed(run.analyze(body, tasks), settings.timeout_s, request)
     results = [{"text": text, **{t: got[t][i] for t in tasks}} for i, text in enumerate(body.texts)]
     return {"models": model_names(settings, run.runtime.models), "results": results}
