@@ -1,7 +1,7 @@
 PY ?= .venv/bin/python
 DATA ?= ../shared/data
 
-.PHONY: venv test test-all lint bench bench-generations bench-transformer bench-reviews bench-service train-defaults train-transformer
+.PHONY: venv test test-all lint chaos bench bench-generations bench-transformer bench-reviews bench-service train-defaults train-transformer
 
 venv:
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev,train]'
@@ -46,3 +46,8 @@ bench-reviews:
 	$(PY) benchmarks/bench_reviews.py "$(CLOTHING)" --text-col "Review Text" --id-col "Unnamed: 0" --rating-col Rating --fast
 	$(PY) benchmarks/make_synthetic_reviews.py --data $(DATA) --rows 100000 --out $(SYNTH)
 	$(PY) benchmarks/bench_reviews.py $(SYNTH) --text-col text --id-col review_id --rating-col rating --time-col date --fast
+
+# The chaos and load suite (issue 19): hostile probes of the service, the CLI and the review job, printed
+# as a table of probe -> expected -> observed. Not part of the test run; about 10 minutes on 2 cores.
+chaos:
+	$(PY) benchmarks/chaos/run.py

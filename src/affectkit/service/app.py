@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 import affectkit.service.errors as errors
 from affectkit.service.metrics import Metrics
-from affectkit.service.middleware import BodyLimit, KeyCheck, observe
+from affectkit.service.middleware import BodyLimit, KeyCheck, Observe
 from affectkit.service.routes import audio, jobs, ops, text
 from affectkit.service.runtime import lifespan
 from affectkit.service.settings import ServiceSettings
@@ -75,7 +75,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Content-Type", "X-API-Key", "Authorization"])
-    app.middleware("http")(observe)
+    app.add_middleware(Observe)
     errors.install(app)
     app.include_router(text.router)
     app.include_router(audio.router, include_in_schema=bool(settings.audio))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException
 
 from affectkit.service.errors import error_response
 from affectkit.service.settings import ServiceSettings
 
-__all__ = ["SECURED_PREFIXES", "UPLOAD_PATHS", "BodyLimit", "KeyCheck", "key_problem", "observe"]
+__all__ = ["SECURED_PREFIXES", "UPLOAD_PATHS", "BodyLimit", "KeyCheck", "key_problem", "Observe"]
 
 #: Paths that need the API key (when the server has one): every API route and the metrics.
 SECURED_PREFIXES = ("/v1/", "/metrics")
@@ -112,15 +112,31 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
 
-async def observe(request: Request, call_next: Any) -> Any:
-    """Count and time every request by its route (``app.state.metrics``)."""
-    t0 = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        return response
-    finally:
-        route = request.scope.get("route")
-        request.app.state.metrics.observe(getattr(route, "path", "unmatched"), request.method, status,
-                                          time.perf_counter() - t0)
+class Observe:
+    """Count and time every request by its route (``app.state.metrics``).
+
+    Plain ASGI (not ``BaseHTTPMiddleware``), so the app's ``receive`` reaches the routes as the
+    server gave it: a route can tell when its client disconnects.
+    """
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        status = 500
+
+        async def send_status(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            scope["app"].state.metrics.observe(getattr(route, "path", "unmatched"), scope["method"], status,
+                                               time.perf_counter() - t0)
