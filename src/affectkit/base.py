@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Self, overload
 
 import numpy as np
 
+from affectkit._files import read_json
 from affectkit._validation import TextBatch, as_text_batch, check_threshold, clean_text
 from affectkit._version import __version__
 from affectkit.emotion.taxonomy import coarsen, coarsen_proba
@@ -367,10 +368,7 @@ def read_config(path: Path) -> dict[str, Any]:
             f"{path} is not an affectkit model directory: it has no config.json. "
             f"Save a model with analyzer.save(path) or `affectkit train`."
         )
-    try:
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(f"{cfg_path} is not valid JSON: {exc}") from exc
+    config = read_json(cfg_path)  # nested too deep: a ModelFormatError naming the file and key
     if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
         raise ModelFormatError(f"{cfg_path} is not an affectkit model config (missing 'format': '{FORMAT_NAME}').")
     version = config.get("format_version")

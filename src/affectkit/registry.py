@@ -16,13 +16,14 @@ analyzer: everything it can build is found by name, the way spaCy's registries w
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata, resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from affectkit.base import Tags, analyzer_kinds, read_config
@@ -31,7 +32,7 @@ from affectkit.exceptions import ModelFormatError, UnknownModelError
 logger = logging.getLogger(__name__)
 
 __all__ = ["ModelSpec", "Registry", "registry", "load", "list_models", "load_dir", "analyzer_class", "save_component", "model_tags",
-           "load_component"]
+           "load_component", "inner_dir", "MAX_NESTED_MODELS"]
 
 ENTRY_POINT_GROUP = "affectkit.analyzers"
 SCHEME_ENTRY_POINT_GROUP = "affectkit.schemes"
@@ -199,16 +200,65 @@ def discover_kinds() -> None:
             logger.warning("entry point %r of %s failed to load: %s", ep.name, KIND_ENTRY_POINT_GROUP, exc)
 
 
+#: How many model directories may hold one another (an ensemble of calibrated models of ...). Ours nest 2 or
+#: 3 deep; the bound turns a directory that holds itself, or an endless chain, into a clear error.
+MAX_NESTED_MODELS = 8
+#: The model directories being loaded, outermost first (for the bound above and for cycles).
+_LOADING: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar("affectkit_loading", default=())
+
+
 def load_dir(path: str | Path) -> Any:
     """Load an analyzer saved with ``save(path)``."""
     path = Path(path)
-    config = read_config(path)
-    kind = config.get("analyzer")
+    where, chain = path.resolve(), _LOADING.get()
+    if where in chain or len(chain) >= MAX_NESTED_MODELS:
+        trail = " -> ".join(str(p) for p in (*chain, where))
+        problem = "holds itself" if where in chain else f"nests model directories more than {MAX_NESTED_MODELS} deep"
+        raise ModelFormatError(
+            f"The model directory {chain[0]} {problem} ({trail}). A model keeps its parts in folders inside it, "
+            f"a few levels deep: fix the 'path' or 'dir' entries of these config.json files, or save the model "
+            f"again with analyzer.save(path)."
+        )
+    token = _LOADING.set((*chain, where))
     try:
-        cls = analyzer_class(str(kind), config.get("module"))
-    except ModelFormatError as exc:
-        raise ModelFormatError(f"{path}/config.json names analyzer {kind!r}. {exc}") from None
-    return cls._from_dir(path, config)
+        config = read_config(path)
+        kind = config.get("analyzer")
+        try:
+            cls = analyzer_class(str(kind), config.get("module"))
+        except ModelFormatError as exc:
+            raise ModelFormatError(f"{path}/config.json names analyzer {kind!r}. {exc}") from None
+        return cls._from_dir(path, config)
+    finally:
+        _LOADING.reset(token)
+
+
+def inner_dir(path: Path, rel: Any, key: str) -> Path:
+    """The folder ``rel`` inside the model directory ``path``, whose ``config.json`` names it at ``key``.
+
+    ``rel`` must be a relative path that stays inside ``path``: not absolute, no ``..``, no symbolic link
+    that leads out, and not ``path`` itself (a model that holds itself would load forever). Returns the
+    resolved folder; anything else is a :class:`ModelFormatError` naming the file and the key.
+    """
+    path = Path(path)
+    where = f"{path / 'config.json'} has {key} = {rel!r}"
+    fix = "Save the model again with analyzer.save(path): it keeps its parts in folders inside the directory."
+    if not isinstance(rel, str) or not rel.strip() or "\0" in rel:
+        raise ModelFormatError(f"{where}; expected the relative path of a folder inside {path}, "
+                               f"e.g. 'members/0'. {fix}")
+    if (PurePosixPath(rel).is_absolute() or PureWindowsPath(rel).is_absolute() or PureWindowsPath(rel).drive
+            or ".." in PureWindowsPath(rel).parts):
+        raise ModelFormatError(f"{where}: an absolute path, or one that climbs out with '..'. The parts of a model "
+                               f"are folders inside its directory, named relative to it (e.g. 'members/0'). {fix}")
+    root, target = path.resolve(), (path / rel).resolve()
+    if target == root:
+        raise ModelFormatError(f"{where}, which is the model directory itself; a model cannot hold itself. "
+                               f"Name the folder inside {path} that holds the part (e.g. 'members/0'). {fix}")
+    if root not in target.parents:
+        raise ModelFormatError(f"{where}, which leads outside {path} (through a symbolic link, to {target}). "
+                               f"Copy the part into the directory instead of linking to it. {fix}")
+    if not target.is_dir():
+        raise ModelFormatError(f"{where}, which is not a folder inside {path}. {fix}")
+    return target
 
 
 def model_tags(model: Any) -> Any:
@@ -242,18 +292,22 @@ def save_component(model: Any, path: Path, subdir: str) -> dict[str, str] | None
 
 
 def load_component(spec: Any, path: Path, what: str) -> str | None:
-    """The name or directory that :func:`save_component` stored (loaded later, by its holder)."""
+    """The name or directory that :func:`save_component` stored (loaded later, by its holder).
+
+    A name must be a registered one (a path stored as a name would load whatever lies there); a
+    directory must be a folder inside ``path`` (:func:`inner_dir`)."""
     if spec is None:
         return None
     if isinstance(spec, dict) and isinstance(spec.get("name"), str):
-        return spec["name"]
-    if isinstance(spec, dict) and isinstance(spec.get("dir"), str):
-        target = (Path(path) / spec["dir"]).resolve()
-        if target.parent != Path(path).resolve() or not target.is_dir():
+        if spec["name"] not in registry.names(include_aliases=True):
             raise ModelFormatError(
-                f"{path}/config.json says its {what} is in {spec['dir']!r}, which is not a folder inside {path}."
+                f"{path}/config.json names its {what} {spec['name']!r}, which is not a registered model name "
+                f"(affectkit.list_models() lists them). A saved model names registered models, or keeps its {what} "
+                f"in a folder inside its directory ({{'dir': 'base'}}): save it again with analyzer.save(path)."
             )
-        return str(target)
+        return spec["name"]
+    if isinstance(spec, dict) and "dir" in spec:
+        return str(inner_dir(Path(path), spec["dir"], f"the {what}'s 'dir'"))
     raise ModelFormatError(f"{path}/config.json does not say which model is its {what}: got {spec!r}.")
 
 

@@ -26,14 +26,15 @@ members are saved with their own ``save`` into ``members/<i>/``.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from affectkit._files import read_json
 from affectkit._runtime import sigmoid, softmax
 from affectkit._validation import as_text_batch
 from affectkit.analyzers.classic.model import full_softmax_weights
@@ -42,12 +43,12 @@ from affectkit.exceptions import InvalidInputError, ModelFormatError, NotFittedE
 from affectkit.labels import canonical_order
 from affectkit.metrics import best_f1_thresholds, log_loss, score_multi, score_single
 from affectkit.params import Interval, Options
-from affectkit.registry import load, load_dir, model_tags
+from affectkit.registry import inner_dir, load, load_dir, model_tags, registry
 from affectkit.targets import encode_targets
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EnsembleAnalyzer", "MODES", "crossfit_proba", "from_spec", "from_config_file", "load_spec"]
+__all__ = ["EnsembleAnalyzer", "MODES", "crossfit_proba", "from_spec", "from_config_file", "load_spec", "portable_name"]
 
 MODES = ("soft", "hard", "stacking")
 OBJECTIVES = ("macro_recall", "macro_f1", "log_loss")
@@ -343,9 +344,9 @@ class EnsembleAnalyzer(Analyzer):
 
     def _member_entry(self, i: int) -> dict[str, str]:
         spec = list(self.members)[i]
-        if isinstance(spec, str) and not Path(spec).is_dir():
+        if isinstance(spec, str) and portable_name(spec):
             return {"name": spec}
-        return {"path": f"members/{i}"}
+        return {"path": f"members/{i}"}  # a directory, a config file or an object: saved inside the ensemble
 
     def _save_arrays(self, path: Path, config: dict[str, Any]) -> None:
         import shutil
@@ -361,16 +362,35 @@ class EnsembleAnalyzer(Analyzer):
 
     @classmethod
     def _from_dir(cls, path: Path, config: dict[str, Any]) -> EnsembleAnalyzer:
-        params = dict(config.get("params", {}))
-        entries = params.pop("members", [])
+        params = config.get("params", {})
+        entries = params.get("members") if isinstance(params, dict) else None
+        if not isinstance(entries, list):
+            raise ModelFormatError(
+                f"{path}/config.json has params.members = {entries!r}; expected a list of members, each "
+                f"{{\"name\": <registered model>}} or {{\"path\": \"members/<i>\"}}. Save the ensemble again "
+                f"with EnsembleAnalyzer.save."
+            )
+        params = {k: v for k, v in params.items() if k != "members"}
         members: list[Any] = []
-        for entry in entries:
+        for i, entry in enumerate(entries):
+            key = f"params.members[{i}]"
+            if not isinstance(entry, dict) or ("name" in entry) == ("path" in entry):
+                raise ModelFormatError(
+                    f"{path}/config.json has {key} = {entry!r}; expected {{\"name\": <registered model>}} or "
+                    f"{{\"path\": \"members/{i}\"}} (a folder inside the ensemble's directory). Save the ensemble "
+                    f"again with EnsembleAnalyzer.save."
+                )
             if "name" in entry:
+                if not isinstance(entry["name"], str) or not portable_name(entry["name"]):
+                    raise ModelFormatError(
+                        f"{path}/config.json has {key}.name = {entry['name']!r}, which is not a registered model "
+                        f"name (affectkit.list_models() lists them). A saved ensemble names registered models and "
+                        f"keeps every other member in a folder inside its directory ({{\"path\": \"members/{i}\"}}): "
+                        f"save the ensemble again with EnsembleAnalyzer.save."
+                    )
                 members.append(entry["name"])
-            elif "path" in entry:
-                members.append(load_dir(path / entry["path"]))
             else:
-                raise ModelFormatError(f"{path}/config.json has a member entry without 'name' or 'path': {entry!r}.")
+                members.append(load_dir(inner_dir(path, entry["path"], f"{key}.path")))
         model = cls(members, **params)
         if config.get("fitted"):
             model.weights_ = np.asarray(config["weights"], dtype=np.float64)
@@ -385,6 +405,25 @@ class EnsembleAnalyzer(Analyzer):
         model.resolve_members()
         model.card_ = config.get("card", {})
         return model
+
+
+_SCHEME_ARG = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")  # a Hub id ("org/name"), never a path
+
+
+def portable_name(name: str, _depth: int = 0) -> bool:
+    """Whether an ensemble member given by ``name`` loads the same model wherever the ensemble is loaded:
+    a registered name, ``"default"``, ``"hf:<Hub id>"``, or ``"ensemble:"`` of such names; never a path
+    (a saved ensemble keeps those members in folders inside its directory)."""
+    if name == "default" or name in registry.names(include_aliases=True):
+        return True
+    scheme = registry.split_scheme(name) if len(name) <= 1000 and _depth < 4 else None
+    if scheme is None:
+        return False
+    if scheme[0] == "ensemble":
+        parts = scheme[1].partition("?")[0].split("+")
+        return len(parts) >= 2 and all(portable_name(p.strip(), _depth + 1) for p in parts)
+    arg = scheme[1]
+    return bool(_SCHEME_ARG.fullmatch(arg)) and ".." not in arg and not Path(arg).exists()
 
 
 def crossfit_proba(
@@ -553,8 +592,8 @@ def from_config_file(path: str | Path, **params: Any) -> EnsembleAnalyzer:
     """
     path = Path(path)
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        config = read_json(path)
+    except (OSError, ModelFormatError) as exc:
         raise InvalidInputError(f"Cannot read the ensemble config {path}: {exc}") from exc
     if isinstance(config, dict) and config.get("format") == "affectkit-model":
         raise InvalidInputError(f"{path} is a model directory's config; load the directory {str(path.parent)!r}.")

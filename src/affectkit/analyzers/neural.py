@@ -34,7 +34,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from affectkit._cancel import checkpoint
-from affectkit._runtime import onnx_session, sigmoid, softmax
+from affectkit._files import read_json
+from affectkit._runtime import onnx_embedding_rows, onnx_session, sigmoid, softmax
 from affectkit._validation import as_text_batch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
@@ -302,11 +303,12 @@ class _NeuralAnalyzer(Analyzer):
     @classmethod
     def _from_dir(cls, path: Path, config: dict[str, Any]) -> Self:
         try:
-            vocab = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
+            vocab = read_json(path / VOCAB_FILE)
             onnx_bytes = (path / MODEL_FILE).read_bytes()
             words = vocab["words"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelFormatError(f"Cannot read the {cls.title} model in {path}: {exc}") from exc
+        _check_vocab(path, words, config.get("vocab_size"), onnx_embedding_rows(onnx_bytes))
         model = cls(**cls._params_from_config(dict(config.get("params", {}))))
         model.vocab_ = {w: i + 2 for i, w in enumerate(words)}
         model.onnx_ = onnx_bytes
@@ -317,6 +319,26 @@ class _NeuralAnalyzer(Analyzer):
         model.history_ = config.get("history", [])
         model.card_ = config.get("card", {})
         return model
+
+
+def _check_vocab(path: Path, words: Any, vocab_size: Any, rows: int | None) -> None:
+    """Refuse a vocabulary that is not the one the weights were trained with: ids are 2 + a word's
+    place in ``words``, so ``len(words) + 2`` must equal the embedding's rows (and the config's count)."""
+    fix = (f"Keep {VOCAB_FILE}, {MODEL_FILE} and config.json of one save together (save the model again with "
+           f"analyzer.save(path), or copy the whole directory).")
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words) or len(set(words)) != len(words):
+        raise ModelFormatError(f"{path / VOCAB_FILE} has 'words' that are not a list of distinct strings. {fix}")
+    size = len(words) + 2  # ids 0 (padding) and 1 (unknown) come first
+    if rows is not None and rows != size:
+        raise ModelFormatError(
+            f"{path / VOCAB_FILE} has {len(words)} words (token ids 0 to {size - 1}), but the embedding of "
+            f"{path / MODEL_FILE} has {rows} rows: the vocabulary does not match the weights. {fix}"
+        )
+    if vocab_size is not None and vocab_size != size:
+        raise ModelFormatError(
+            f"{path / 'config.json'} has vocab_size {vocab_size!r}, but {path / VOCAB_FILE} has {len(words)} words "
+            f"(vocab_size {size}): the vocabulary does not match the model. {fix}"
+        )
 
 
 def _doc(summary: str, arch: str) -> str:

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from affectkit._cancel import checkpoint
-from affectkit._runtime import available_cores, onnx_session, sigmoid, softmax
+from affectkit._files import read_json
+from affectkit._runtime import available_cores, onnx_embedding_rows, onnx_session, sigmoid, softmax
 from affectkit._validation import TextBatch, as_text_batch
 from affectkit.base import Analyzer, Tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError, require
@@ -38,7 +39,7 @@ from affectkit.results import Result, Segment
 from affectkit.text.normalize import normalize_for_transformer
 from affectkit.text.segment import sentence_spans
 
-__all__ = ["TransformerAnalyzer", "split_units", "pool_units", "backbone"]
+__all__ = ["TransformerAnalyzer", "split_units", "pool_units", "backbone", "check_vocab"]
 
 MODEL_FILE = "model.onnx"
 
@@ -49,7 +50,7 @@ class _Backbone:
     def __init__(self, path: Path, threads: int, spin: bool = True):
         tokenizers = require("tokenizers", "serve", "The transformer models")
         self.path = path
-        self.config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        self.config = read_json(path / "config.json")
         self.session = onnx_session(path / MODEL_FILE, threads, spin=spin, optimize=True,
                                     feature="The transformer models")
         # head outputs are [batch, labels]; a [batch, seq, hidden] output exposes shared layer states
@@ -57,6 +58,7 @@ class _Backbone:
         self.outputs = [o.name for o in self.session.get_outputs() if len(o.shape) == 2]
         self.state_outputs = [o.name for o in self.session.get_outputs() if len(o.shape) == 3]
         tok = tokenizers.Tokenizer.from_file(str(path / "tokenizer.json"))
+        check_vocab(path, tok)
         tok.no_padding()
         tok.no_truncation()
         self.tokenizer = tok
@@ -103,10 +105,30 @@ class _Backbone:
         return (out, kept) if states else out
 
 
+def check_vocab(path: Path, tokenizer: Any) -> None:
+    """Refuse a ``tokenizer.json`` that does not belong to the weights of ``path/model.onnx``.
+
+    Its largest token id must index a row of the embedding table (else the model reads past it), and it
+    must cover at least half the table: a model's table can have a few spare rows (some are padded to a
+    round size) but never twice its vocabulary, so a smaller tokenizer is another model's. Nothing is
+    checked when the graph does not show its table (:func:`~affectkit._runtime.onnx_embedding_rows`).
+    """
+    rows = onnx_embedding_rows(path / MODEL_FILE)
+    if rows is None:
+        return
+    size = max(tokenizer.get_vocab(with_added_tokens=True).values(), default=-1) + 1
+    if size > rows or 2 * size < rows:
+        raise ModelFormatError(
+            f"{path / 'tokenizer.json'} gives token ids 0 to {size - 1}, but the embedding table of "
+            f"{path / MODEL_FILE} has {rows} rows: the tokenizer does not belong to these weights. Put the "
+            f"tokenizer.json the model was trained with beside model.onnx (copy the whole model directory)."
+        )
+
+
 @lru_cache(maxsize=8)
 def _heads(path: str) -> dict[str, Any]:
     """The ``heads`` of a model directory's config.json."""
-    return json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("heads", {})
+    return read_json(Path(path) / "config.json").get("heads", {})
 
 
 @lru_cache(maxsize=8)
@@ -310,6 +332,13 @@ class TransformerAnalyzer(Analyzer):
     def _from_dir(cls, path: Path, config: dict[str, Any]) -> TransformerAnalyzer:
         if not (path / MODEL_FILE).is_file() or not (path / "tokenizer.json").is_file():
             raise ModelFormatError(f"{path} is missing {MODEL_FILE} or tokenizer.json.")
+        tokenizers = require("tokenizers", "serve", "The transformer models")
+        try:
+            tokenizer = tokenizers.Tokenizer.from_file(str(path / "tokenizer.json"))
+        except Exception as exc:  # noqa: BLE001 - the tokenizers library raises a bare Exception
+            raise ModelFormatError(f"Cannot read {path / 'tokenizer.json'}: {exc}. Copy the model directory "
+                                   f"whole, or export the model again.") from exc
+        check_vocab(path, tokenizer)  # a tokenizer of other weights fails here, not at the first text
         params = {k: v for k, v in config.get("params", {}).items() if k in ("head", "threshold", "batch_size", "threads")}
         return cls(path=str(path), **params)
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from affectkit._files import read_json
 from affectkit._runtime import sigmoid, softmax
 from affectkit._validation import as_text_batch
 from affectkit.analyzers.classic.features import FeatureConfig, Featurizer
@@ -383,11 +384,12 @@ class ClassicAnalyzer(Analyzer):
     @classmethod
     def _from_dir(cls, path: Path, config: dict[str, Any]) -> ClassicAnalyzer:
         try:
-            vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
+            vocab = read_json(path / "vocab.json")
             with np.load(path / "weights.npz", allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
         except (OSError, ValueError, KeyError) as exc:
             raise ModelFormatError(f"Cannot read the classic model in {path}: {exc}") from exc
+        _check_vocab(path, vocab, arrays)
         params = dict(config.get("params", {}))
         model = cls(**params)
         model.featurizer_ = Featurizer.from_state(
@@ -395,6 +397,7 @@ class ClassicAnalyzer(Analyzer):
         )
         head: dict[str, Any] = {"kind": config["head"]["kind"], "link": config["head"]["link"]}
         head.update({k[5:]: v for k, v in arrays.items() if k.startswith("head_")})
+        _check_width(path, model.featurizer_.n_features, head, config)
         model.head_ = head
         model.labels_ = tuple(config["labels"])
         model.multi_label_ = bool(config["multi_label"])
@@ -405,6 +408,40 @@ class ClassicAnalyzer(Analyzer):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def _check_vocab(path: Path, vocab: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse a ``vocab.json`` that is not the one ``weights.npz`` was fitted with: one idf per word
+    and per character n-gram (the head's width is checked once the features are built)."""
+    if not isinstance(vocab, dict) or not all(isinstance(vocab.get(k), list) for k in ("word", "char")):
+        raise ModelFormatError(f"{path / 'vocab.json'} should hold the lists 'word' and 'char'. {_KEEP_TOGETHER}")
+    for kind in ("word", "char"):
+        idf = arrays.get(f"idf_{kind}")
+        if idf is None or idf.shape != (len(vocab[kind]),):
+            raise ModelFormatError(
+                f"{path / 'vocab.json'} has {len(vocab[kind])} {kind} features, but idf_{kind} in "
+                f"{path / 'weights.npz'} has shape {None if idf is None else idf.shape}: the vocabulary does not "
+                f"match the weights. {_KEEP_TOGETHER}"
+            )
+
+
+def _check_width(path: Path, n_features: int, head: dict[str, Any], config: dict[str, Any]) -> None:
+    """The head reads exactly the ``n_features`` features that the vocabulary and hand features make."""
+    W, feature = head.get("W"), head.get("feature")
+    reads = (W.shape[0] if isinstance(W, np.ndarray) and W.ndim == 2 else
+             int(feature.max()) + 1 if isinstance(feature, np.ndarray) and feature.size else None)
+    wrong_head = reads is not None and (reads != n_features if W is not None else reads > n_features)
+    stated = config.get("n_features")
+    if wrong_head or (isinstance(stated, int) and stated != n_features):
+        raise ModelFormatError(
+            f"{path / 'vocab.json'} and the feature settings of {path / 'config.json'} make {n_features} features, "
+            f"but the head in {path / 'weights.npz'} reads {reads} and config.json says n_features {stated!r}: "
+            f"the vocabulary does not match the weights. {_KEEP_TOGETHER}"
+        )
+
+
+_KEEP_TOGETHER = ("Keep vocab.json, weights.npz and config.json of one save together (save the model again with "
+                  "analyzer.save(path)).")
+
+
 def full_softmax_weights(coef, intercept, classes, k) -> tuple[np.ndarray, np.ndarray, str]:
     """A scikit-learn linear model's ``coef_``/``intercept_`` over ``classes`` as softmax weights over all
     ``k`` labels (a binary model's logit goes to ``classes[1]``; absent classes get a very low logit)."""
