@@ -762,8 +762,11 @@ def serve(
         raise
     port = sock.getsockname()[1]
     key = "on (AFFECTKIT_API_KEY)" if application.state.settings.api_key else "off"
+    from affectkit.service.protocol import header_timeout_protocol
+
+    http = header_timeout_protocol(application.state.settings.header_timeout_s)  # slow headers are cut off
     server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="warning",
-                                           timeout_graceful_shutdown=5))
+                                           timeout_graceful_shutdown=5, http=http))
     err.print(f"affectkit serving on http://{host}:{port}  (API key: {key}; docs at /docs)")
     try:
         server.run(sockets=[sock])

@@ -62,9 +62,16 @@ class ServiceSettings(BaseSettings):
     max_explain_texts: Positive = Field(16, description="Texts explained per request (the rest get a note).")
     max_request_work: Positive = Field(2_000_000, description="Characters of model work per request (413 above): "
                                        "each text's characters, times 1 + its explained tokens when explained.")
+    header_timeout_s: float = Field(10.0, gt=0, description="Seconds a client has to send its request headers "
+                                                          "(affectkit serve closes the connection after).")
     lane_chars: Positive = Field(8_000, description="Requests of at most this much work run in the fast lane, whose "
                                                      "model calls take at most this much; larger ones in the heavy lane.")
     cors_origins: tuple[str, ...] = Field((), description="Origins allowed to call from a browser (JSON list).")
     job_workers: Positive = Field(1, description="Review jobs run at the same time.")
     max_queued_jobs: Positive = Field(20, description="Jobs queued or running before new ones get 429.")
     resume_jobs: bool = Field(True, description="Queue again, at start, the jobs a previous run left unfinished.")
+    # reading a job's file: the review pipeline's limits (affectkit.reviews.io; the same defaults)
+    max_job_input_bytes: Positive = Field(4096 * MiB, description="Bytes of a job's file once decompressed.")
+    max_job_rows: Positive = Field(5_000_000, description="Rows of a job's file.")
+    max_job_input_ratio: float = Field(100.0, gt=0, description="Times its size a compressed job file may expand "
+                                                                "(past its first 64 MiB).")
