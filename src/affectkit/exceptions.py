@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "AffectkitError",
     "InvalidInputError",
+    "LimitExceededError",
     "MissingDependencyError",
     "ModelFormatError",
     "NotFittedError",
@@ -22,6 +23,13 @@ class AffectkitError(Exception):
 
 class InvalidInputError(AffectkitError, ValueError):
     """An input (text, file, parameter) cannot be used as given."""
+
+
+class LimitExceededError(InvalidInputError):
+    """An input is larger than a limit allows (decompressed bytes, rows, seconds of audio).
+
+    The message names the parameter that sets the limit; the service answers it with 413.
+    """
 
 
 class NotFittedError(AffectkitError, ValueError, AttributeError):

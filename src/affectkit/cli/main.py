@@ -289,6 +289,32 @@ def aspects(
         out.print(f"document: {doc['label'] if doc else '-'}; aspects {r.summary['polarity_counts']}{extra}")
 
 
+_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_UNIT = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _limits(**given: str | None) -> dict[str, int | float | None]:
+    """The reading limits given as flags: a number (sizes may end in K, M, G or T: powers of 1024) or 'none'."""
+    limits: dict[str, int | float | None] = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if value.strip().lower() == "none":
+            limits[name] = None
+            continue
+        match = (_SIZE if name == "max_input_bytes" else _NUMBER).match(value)
+        unit = _UNIT[match.group(2).lower()] if match and match.groups()[1:] else 1
+        number = float(match.group(1)) * unit if match else 0.0
+        if number <= 0 or (name == "max_rows" and not number.is_integer()):
+            example = "8G, 500M or 4294967296" if name == "max_input_bytes" else "1000000" if name == "max_rows" else "100"
+            raise InvalidInputError(f"{flag} must be a positive number such as {example}, or 'none' for no limit. "
+                                    f"Got {value!r}.")
+        limits[name] = number if name == "max_input_ratio" else int(number)
+    return limits
+
+
 @app.command(cls=_Command)
 @_reports_errors
 def reviews(
@@ -313,6 +339,9 @@ def reviews(
     csv: Annotated[bool, typer.Option("--csv", metavar="", help="Also write reviews.csv.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", metavar="", help="Discard an unfinished run in --out and start again.")] = False,
     topic_names: Annotated[Path | None, typer.Option("--topic-names", help="Names for topics: a CSV with columns topic,name or a JSON object {id: name}.")] = None,
+    max_input_bytes: Annotated[str | None, typer.Option("--max-input-bytes", help="Stop past this much data once decompressed, e.g. 8G or 500M; 'none': no limit (default 4G).")] = None,
+    max_rows: Annotated[str | None, typer.Option("--max-rows", help="Stop past this many rows; 'none': no limit (default 5000000).")] = None,
+    max_input_ratio: Annotated[str | None, typer.Option("--max-input-ratio", help="Stop when a .gz/.zip expands more than this many times its size (past 64M); 'none': no limit (default 100).")] = None,
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """The review job: clean, score sentiment, emotions and aspects, find topics, write Parquet, SQLite and a report.
@@ -324,6 +353,7 @@ def reviews(
     """
     from affectkit.reviews import run_reviews
 
+    limits = _limits(max_input_bytes=max_input_bytes, max_rows=max_rows, max_input_ratio=max_input_ratio)
     if fast:
         sentiment = "sentiment-classic-v1" if sentiment == "sentiment" else sentiment
         emotion = "emotion-classic-v1" if emotion == "emotion" else emotion
@@ -339,7 +369,7 @@ def reviews(
             sentiment=None if sentiment == "none" else sentiment, emotion=None if emotion == "none" else emotion,
             aspects=with_aspects, topics=topics, topic_sample=topic_sample, topic_assign=topic_assign, engine=engine, workers=workers,
             batch_size=batch_size, ray_address=ray_address, csv=csv, overwrite=overwrite, progress=tick,
-            topic_names=topic_names,
+            topic_names=topic_names, **limits,
         )
     s = job.summary
     if as_json:

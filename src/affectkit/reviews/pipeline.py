@@ -42,6 +42,7 @@ from affectkit.reviews.checkpoint import (
     tidy_failed,
 )
 from affectkit.reviews.engines import ENGINES, run_engine
+from affectkit.reviews.io import MAX_INPUT_BYTES, MAX_INPUT_RATIO, MAX_ROWS, check_limits
 from affectkit.reviews.score import SEP, ScorerSpec
 
 __all__ = ["ReviewJob", "run_reviews", "RESERVED", "Cleaned", "TopicPlan", "read_and_clean", "plan_topics",
@@ -134,12 +135,14 @@ def _topics_wanted(topics: bool | None) -> tuple[bool, str | None]:
 
 # -- stages --------------------------------------------------------------------------------------
 def read_and_clean(input: Path, *, text_col: str, format: str | None, shown: str,
-                   columns: dict[str, str | None], id_col: str | None) -> Cleaned:
-    """Read ``input``, check that the named ``columns`` exist, and clean every row's text."""
+                   columns: dict[str, str | None], id_col: str | None,
+                   limits: dict[str, int | float | None] | None = None) -> Cleaned:
+    """Read ``input`` (within ``limits``, :func:`affectkit.reviews.io.read_reviews`'s ``max_*`` keywords),
+    check that the named ``columns`` exist, and clean every row's text."""
     from affectkit.reviews.clean import clean_review
     from affectkit.reviews.io import read_reviews
 
-    read = read_reviews(input, format=format, text_col=text_col)
+    read = read_reviews(input, format=format, text_col=text_col, **(limits or {}))
     frame = read.frame
     for name, col in columns.items():
         if col is not None and col not in frame.columns:
@@ -335,6 +338,9 @@ def run_reviews(
     topic_names: dict[int, str] | str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     input_name: str | None = None,
+    max_input_bytes: int | None = MAX_INPUT_BYTES,
+    max_rows: int | None = MAX_ROWS,
+    max_input_ratio: float | None = MAX_INPUT_RATIO,
 ) -> ReviewJob:
     """Run the review job on ``input`` and write its outputs to ``out_dir``.
 
@@ -353,20 +359,27 @@ def run_reviews(
     probability}`` with offsets into ``text_clean``. Topics are labelled by their aspect terms;
     ``topic_names`` (``{topic id: name}``, or a JSON/CSV file of them) names some of them instead,
     as :func:`affectkit.reviews.naming.rename_topics` does for a finished run.
+
+    The input is read as a stream (compressed files too) and reading stops with a
+    :class:`~affectkit.exceptions.LimitExceededError` past ``max_input_bytes`` decompressed bytes,
+    ``max_rows`` records, or a compressed file expanding more than ``max_input_ratio`` times its
+    size (see :mod:`affectkit.reviews.io`; ``None``: no limit).
     """
     from affectkit.reviews.outputs import write_outputs, write_summary
     from affectkit.reviews.topics import summarize_topics
 
     t0 = time.perf_counter()
     _check_parameters(topic_assign, engine, workers, batch_size, topic_sample, sentiment, emotion)
+    check_limits(max_input_bytes, max_rows, max_input_ratio)
     names = _topic_names(topic_names)
     topics, topics_note = _topics_wanted(topics)
     input, out_dir = Path(input), Path(out_dir)
     shown = input_name or input.name
 
     # 1-2. read and clean; plan the topics
+    limits = {"max_input_bytes": max_input_bytes, "max_rows": max_rows, "max_input_ratio": max_input_ratio}
     cleaned = read_and_clean(input, text_col=text_col, format=format, shown=shown, id_col=id_col, columns={
-        "text_col": text_col, "id_col": id_col, "time_col": time_col, "rating_col": rating_col})
+        "text_col": text_col, "id_col": id_col, "time_col": time_col, "rating_col": rating_col}, limits=limits)
     plan = plan_topics(cleaned.texts, topics=topics, sample_size=topic_sample, assign=topic_assign, seed=seed)
 
     # 3. score, checkpointed

@@ -100,7 +100,9 @@ async def create_job(
               "rating_col": rating_col or None, "format": None if format == "auto" else format, "topics": bool(topics),
               "aspects": bool(aspects), "csv": bool(csv),
               "sentiment": settings.sentiment if "sentiment" in models else None,
-              "emotion": settings.emotion if "emotion" in models else None}
+              "emotion": settings.emotion if "emotion" in models else None,
+              "max_input_bytes": settings.max_job_input_bytes, "max_rows": settings.max_job_rows,
+              "max_input_ratio": settings.max_job_input_ratio}
     job_id = store.create(name, "", params)
     target = store.folder(job_id) / "input.upload"
     try:
