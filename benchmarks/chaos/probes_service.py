@@ -60,13 +60,14 @@ def probe_long_requests_do_not_starve_short_ones(ctx: Context) -> list[Row]:
     rows = []
     with server() as s:
         limit = 2_000_000
-        # about the largest admitted request with explanations: the 16 explained texts of 900 characters
-        # (over 128 tokens: 129 passes each), then texts of 50,000 characters up to the limit
+        # about the largest admitted request with explanations: 16 texts of 900 characters to explain
+        # (over 128 tokens: 129 passes each, as many as the explanation budget takes), then texts of
+        # 50,000 characters up to the limit
         from affectkit.service.guards import work_of
         from affectkit.service.settings import ServiceSettings
 
         texts = [(SENTENCE * 20)[:900]] * 16
-        while work_of(texts + [(SENTENCE * 600)[:50_000]], ServiceSettings(), explained=1) <= limit:
+        while work_of(texts + [(SENTENCE * 600)[:50_000]], ServiceSettings()) <= limit:
             texts.append((SENTENCE * 600)[:50_000])
         heavy_body = {"texts": texts, "explain": True}
         statuses: list[int] = []

@@ -191,26 +191,31 @@ def test_schema_states_the_limits(client):
 
 def test_a_request_of_too_much_work_is_refused_before_it_starts(tmp_path):
     settings = ServiceSettings(sentiment="lexicon", emotion=None, aspects=False, jobs_dir=tmp_path,
-                               api_key="", max_request_work=1_000, max_explain_texts=4)
+                               api_key="", max_request_work=1_000, max_explain_work=600, max_explain_texts=4)
     with TestClient(create_app(settings)) as c:
         assert c.post("/v1/sentiment", json={"texts": ["word " * 100]}).status_code == 200  # 500 characters
         r = c.post("/v1/sentiment", json={"texts": ["word " * 100] * 3})
         assert r.status_code == 413 and r.json()["error"]["type"] == "too_much_work"
         assert "max_request_work" in r.json()["error"]["message"]
-        # explained, one text costs one more pass per explained token: 500 * (1 + 100) characters
-        r = c.post("/v1/sentiment", json={"texts": ["word " * 100], "explain": True})
-        assert r.status_code == 413
-        assert c.post("/v1/sentiment", json={"texts": ["good words"], "explain": True}).status_code == 200
+        # explanations never make a request fail: a text whose explanation is over the budget gets a note
+        r = c.post("/v1/sentiment", json={"texts": ["word " * 100, "good words", "fine"], "explain": True})
+        assert r.status_code == 200
+        first, second, third = (x["explanation"] for x in r.json()["results"])
+        assert first["tokens"] == [] and "max_explain_work" in first["note"]
+        assert sorted(tok["token"] for tok in second["tokens"]) == ["good", "words"]
+        assert [tok["token"] for tok in third["tokens"]] == ["fine"]
 
 
 def test_request_work_counts_passes_and_explained_tokens():
-    from affectkit.service.guards import work_of
+    from affectkit.service.guards import explained, work_of
 
-    s = ServiceSettings(max_explain_texts=1, explain_max_tokens=3)
+    s = ServiceSettings(max_explain_texts=2, explain_max_tokens=3, max_explain_work=100)
     assert work_of(["abcd", "", None], s) == 4 + 1 + 1
     assert work_of(["abcd"], s, passes=2) == 8
-    # one explained text of 4 tokens, capped at 3: 3 more passes of its 11 characters, per explained analysis
-    assert work_of(["ab cd ef gh", "not explained"], s, explained=2) == 11 + 13 + 2 * 3 * 11
+    # the first text: 4 tokens, 3 explained: 3 more passes of its 11 characters, per explained analysis
+    assert work_of(["ab cd ef gh", "x" * 60, "not explained"], s, explained_analyses=2) == 11 + 60 + 13 + 2 * 3 * 11
+    notes = explained(["ab cd ef gh", "x" * 60, "one two"], s, analyses=2)
+    assert notes[0] == "" and "max_explain_work" in notes[1] and "first 2 texts" in notes[2]
 
 
 def test_text_too_long_413(client):

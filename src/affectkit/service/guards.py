@@ -8,7 +8,7 @@ from typing import Any
 from affectkit.service.errors import ApiError
 from affectkit.service.settings import ServiceSettings
 
-__all__ = ["check_texts", "check_work", "need_model", "timed", "work_of"]
+__all__ = ["check_texts", "check_work", "explained", "explanation_cost", "need_model", "timed", "work_of"]
 
 #: Seconds between two checks that the client of a running analysis is still connected.
 DISCONNECT_POLL_S = 0.25
@@ -33,18 +33,49 @@ def check_texts(texts: list[str | None], settings: ServiceSettings) -> None:
                                                  f"{settings.max_chars}. Split it, or use a review job (/v1/jobs).")
 
 
-def work_of(texts: list[str | None], settings: ServiceSettings, *, passes: int = 1, explained: int = 0) -> int:
-    """The model work of a request, in characters: its texts' characters times its encoder ``passes``,
-    plus, for each of its ``explained`` analyses, one pass per explained token of each explained text
-    (occlusion runs the model once more on the whole text for every token it explains)."""
+def explanation_cost(text: str, settings: ServiceSettings) -> int:
+    """Characters of work to explain ``text`` by occlusion: one more pass of it per explained token."""
     from affectkit.explain import token_spans
+
+    return len(text) * min(len(token_spans(text)), settings.explain_max_tokens)
+
+
+def explained(texts: list[str | None], settings: ServiceSettings, analyses: int = 1) -> dict[int, str]:
+    """Which texts of a request get explanations: index -> ``""``, or the note of a text left out.
+
+    The first ``max_explain_texts`` texts are explained, in order, while their explanations (for
+    ``analyses`` analyses each) fit in ``max_explain_work`` characters of work; the others get a note.
+    """
+    out: dict[int, str] = {}
+    budget = settings.max_explain_work
+    for i, t in enumerate(texts):
+        if t is None or not t.strip():
+            continue
+        if i >= settings.max_explain_texts:
+            out[i] = (f"not explained: explanations cost one prediction per token, so only the first "
+                      f"{settings.max_explain_texts} texts of a request are explained")
+            continue
+        cost = analyses * explanation_cost(t, settings)
+        if cost > budget:
+            out[i] = (f"not explained: explaining this text costs {cost:,} characters of work (one more pass "
+                      f"of it per explained token), over the {budget:,} left of this request's explanation "
+                      f"budget (max_explain_work {settings.max_explain_work:,}); explain a shorter passage")
+            continue
+        budget -= cost
+        out[i] = ""
+    return out
+
+
+def work_of(texts: list[str | None], settings: ServiceSettings, *, passes: int = 1, explained_analyses: int = 0) -> int:
+    """The model work of a request, in characters: its texts' characters times its encoder ``passes``,
+    plus, for each of its ``explained_analyses``, one pass per explained token of each explained text
+    (occlusion runs the model once more on the whole text for every token it explains)."""
     from affectkit.service.batching import text_cost
 
     work = text_cost(texts) * max(1, passes)
-    if explained:
-        for t in texts[: settings.max_explain_texts]:
-            if t and t.strip():
-                work += explained * len(t) * min(len(token_spans(t)), settings.explain_max_tokens)
+    if explained_analyses:
+        chosen = [i for i, note in explained(texts, settings, explained_analyses).items() if not note]
+        work += sum(explained_analyses * explanation_cost(texts[i] or "", settings) for i in chosen)
     return work
 
 
@@ -52,10 +83,9 @@ def check_work(work: int, settings: ServiceSettings) -> None:
     """413 for a request whose work is over ``max_request_work``: it is refused before it starts."""
     if work > settings.max_request_work:
         raise ApiError(413, "too_much_work",
-                       f"The request's work is {work:,} characters (each text's characters, once per model pass and "
-                       f"once more per explained token); the limit is {settings.max_request_work:,} per request "
-                       f"(max_request_work). Send fewer or shorter texts per request, or ask for explanations of "
-                       f"fewer or shorter texts.")
+                       f"The request's work is {work:,} characters (each text's characters once per model pass); "
+                       f"the limit is {settings.max_request_work:,} per request "
+                       f"(max_request_work). Send fewer or shorter texts per request.")
 
 
 async def _watch_client(request: Any, task: asyncio.Future) -> bool:

@@ -61,7 +61,9 @@ class ServiceSettings(BaseSettings):
     explain_max_tokens: Positive = Field(128, description="Tokens explained per text.")
     max_explain_texts: Positive = Field(16, description="Texts explained per request (the rest get a note).")
     max_request_work: Positive = Field(2_000_000, description="Characters of model work per request (413 above): "
-                                       "each text's characters, times 1 + its explained tokens when explained.")
+                                       "each text's characters, once per model pass.")
+    max_explain_work: Positive = Field(500_000, description="Characters of work that a request's explanations may "
+                                       "cost (one pass of a text per explained token); texts past it get a note.")
     header_timeout_s: float = Field(10.0, gt=0, description="Seconds a client has to send its request headers "
                                                           "(affectkit serve closes the connection after).")
     lane_chars: Positive = Field(8_000, description="Requests of at most this much work run in the fast lane, whose "

@@ -15,7 +15,7 @@ import affectkit.service.schemas as S
 from affectkit.service.batching import run_cancellable
 from affectkit.service.deps import AppMetrics, AppRuntime, Settings, secured
 from affectkit.service.errors import responses
-from affectkit.service.guards import check_texts, check_work, need_model, timed, work_of
+from affectkit.service.guards import check_texts, check_work, explained, need_model, timed, work_of
 from affectkit.service.metrics import Metrics
 from affectkit.service.runtime import Runtime, model_names
 from affectkit.service.settings import ServiceSettings
@@ -36,11 +36,16 @@ class TextAnalyses:
     work: int | None = None
     #: When the request's work is dropped (:func:`time.monotonic`).
     deadline: float | None = field(default=None)
+    #: How many analyses of each text are explained (sentiment and emotion: 2); they share the budget.
+    explained_analyses: int = 1
 
-    def begin(self, work: int) -> None:
-        """Admit a request of ``work`` characters (413 above the limit) and start its clock."""
-        check_work(work, self.settings)
-        self.work = work
+    def begin(self, texts: list[str | None], *, passes: int = 1, explained_analyses: int = 0) -> None:
+        """Admit a request (413 when its passes are over ``max_request_work``) and start its clock.
+
+        Its explanations add at most ``max_explain_work`` (texts past it are not explained)."""
+        check_work(work_of(texts, self.settings, passes=passes), self.settings)
+        self.explained_analyses = max(1, explained_analyses)
+        self.work = work_of(texts, self.settings, passes=passes, explained_analyses=explained_analyses)
         self.deadline = time.monotonic() + self.settings.timeout_s
 
     def _executor(self) -> Any:
@@ -53,8 +58,7 @@ class TextAnalyses:
         from affectkit.explain import explain
 
         model = need_model(self.runtime.models, task)
-        limit = self.settings.max_explain_texts
-        live = [i for i, t in enumerate(texts[:limit]) if t is not None and t.strip()]
+        live = [i for i, note in explained(texts, self.settings, self.explained_analyses).items() if not note]
         out: list[Any] = [None] * len(texts)
         if live:
             got = await run_cancellable(self._executor(), lambda: explain(
@@ -75,12 +79,11 @@ class TextAnalyses:
             results = [abstain_result(r, abstain) for r in results]
         dicts = [r.to_dict() for r in results]
         if explain:
-            limit = self.settings.max_explain_texts
+            notes = explained(texts, self.settings, self.explained_analyses)
             for i, (d, e) in enumerate(zip(dicts, await self.explain(task, texts), strict=True)):
-                if e is None and i >= limit:
+                if e is None and notes.get(i):
                     e = {"label": d["label"], "score": d["scores"][d["label"]], "method": "occlusion", "tokens": [],
-                         "note": f"not explained: explanations cost one prediction per token, so only the first "
-                                 f"{limit} texts of a request are explained"}
+                         "note": notes[i]}
                 d["explanation"] = e
         return dicts
 
@@ -123,7 +126,7 @@ router = APIRouter(tags=["analysis"], dependencies=secured, responses=responses(
 async def sentiment(body: S.SentimentRequest, request: Request, settings: Settings, run: Analyses) -> dict[str, Any]:
     """Sentiment (negative / neutral / positive with probabilities) of each text."""
     check_texts(body.texts, settings)
-    run.begin(work_of(body.texts, settings, explained=int(body.explain)))
+    run.begin(body.texts, explained_analyses=int(body.explain))
     results = await timed(run.results("sentiment", body.texts, body.explain, abstain=body.abstain),
                           settings.timeout_s, request)
     return {"model": settings.sentiment, "results": results}
@@ -133,7 +136,7 @@ async def sentiment(body: S.SentimentRequest, request: Request, settings: Settin
 async def emotion(body: S.TextsRequest, request: Request, settings: Settings, run: Analyses) -> dict[str, Any]:
     """Emotions of each text at three levels: GoEmotions 27 + neutral, Ekman 6 + neutral, polarity."""
     check_texts(body.texts, settings)
-    run.begin(work_of(body.texts, settings, explained=int(body.explain)))
+    run.begin(body.texts, explained_analyses=int(body.explain))
     return {"model": settings.emotion,
             "results": await timed(run.results("emotion", body.texts, body.explain), settings.timeout_s, request)}
 
@@ -142,7 +145,7 @@ async def emotion(body: S.TextsRequest, request: Request, settings: Settings, ru
 async def aspects(body: S.AspectsRequest, request: Request, settings: Settings, run: Analyses) -> dict[str, Any]:
     """Sentiment per aspect: extracted aspect terms, or the ones given, each with its span and polarity."""
     check_texts(body.texts, settings)
-    run.begin(work_of(body.texts, settings))
+    run.begin(body.texts)
     return {"model": settings.sentiment, "results": await timed(run.aspects(body.texts, body.aspects),
                                                                 settings.timeout_s, request)}
 
@@ -157,7 +160,7 @@ async def analyze(body: S.AnalyzeRequest, request: Request, settings: Settings, 
     text_tasks = [t for t in tasks if t in ("sentiment", "emotion")]
     pair = "sentiment+emotion" in run.runtime.batchers and len(text_tasks) == 2
     passes = (1 if pair else len(text_tasks)) + ("aspects" in tasks)
-    run.begin(work_of(body.texts, settings, passes=passes, explained=len(text_tasks) if body.explain else 0))
+    run.begin(body.texts, passes=passes, explained_analyses=len(text_tasks) if body.explain else 0)
     got = await timed(run.analyze(body, tasks), settings.timeout_s, request)
     results = [{"text": text, **{t: got[t][i] for t in tasks}} for i, text in enumerate(body.texts)]
     return {"models": model_names(settings, run.runtime.models), "results": results}
