@@ -24,7 +24,7 @@ class _JobsCollector:
     def collect(self):
         family = GaugeMetricFamily("affectkit_jobs", "Review jobs by status.", labels=["status"])
         counts = self.metrics.job_counts() if self.metrics.job_counts else {}
-        for status in ("queued", "running", "done", "failed"):
+        for status in ("queued", "running", "done", "failed", "cancelled"):
             family.add_metric([status], counts.get(status, 0))
         yield family
 

@@ -169,7 +169,7 @@ class JobProgress(BaseModel):
 
 class JobOut(BaseModel):
     id: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     filename: str
     created: str
     started: str | None

@@ -103,7 +103,7 @@ async def create_job(
               "emotion": settings.emotion if "emotion" in models else None,
               "max_input_bytes": settings.max_job_input_bytes, "max_rows": settings.max_job_rows,
               "max_input_ratio": settings.max_job_input_ratio}
-    job_id = store.create(name, "", params)
+    job_id = store.create(name, "", params, server=runtime.runner.identity)
     target = store.folder(job_id) / "input.upload"
     try:
         size, head = await save_upload(file, target, settings.max_upload_bytes)
@@ -135,15 +135,56 @@ async def get_job(job_id: str, store: JobStoreDep) -> dict[str, Any]:
     return job_out(store, _job(store, job_id))
 
 
+_NO_JOB = {404: {"model": S.ErrorResponse, "description": "No such job."}}
+
+
+@router.delete("/v1/jobs/{job_id}", response_model=S.JobOut, operation_id="cancel_job",
+               responses=responses(401) | _NO_JOB | {409: {"model": S.ErrorResponse,
+                                                          "description": "The job has finished: nothing to cancel."}})
+def cancel_job(job_id: str, runtime: AppRuntime) -> dict[str, Any]:
+    """Cancel a job: a queued one never runs; a running one is stopped at once (its process and its
+    workers are killed) and its partial results are removed. Answers the job, now `cancelled`, and
+    the same again for a job already cancelled; a job that has finished (`done` or `failed`)
+    answers 409 and is kept.
+    """
+    store = runtime.store
+    job = _job(store, job_id)
+    if job["status"] in ("queued", "running"):
+        runtime.runner.cancel(job["id"])  # waits (in FastAPI's threadpool) until its process is gone
+        job = _job(store, job_id)
+    if job["status"] in ("done", "failed"):
+        raise ApiError(409, "finished", f"The job has already finished (status: {job['status']}); there is "
+                                        "nothing to cancel. Its results stay available.")
+    return job_out(store, job)
+
+
+#: Sent with every result file: no type sniffing, and nothing in a file may load from elsewhere.
+_NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+#: The report inlines plotly.js and its own scripts and styles, and its images as data: URLs; it may
+#: load nothing from anywhere, runs sandboxed (an opaque origin: no access to the service's origin,
+#: its storage or its API key) and cannot be framed by another site.
+REPORT_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; "
+              "font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+              "sandbox allow-scripts allow-downloads allow-popups")
+#: The other files are data: never a page that runs anything.
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
+
 @router.get("/v1/jobs/{job_id}/files/{name}", operation_id="job_file",
             responses=responses(401, 422) | {404: {"model": S.ErrorResponse, "description": "No such job or file."},
                                              200: {"description": "The file.", "content": {
                                                  t.split(";")[0]: {} for t in RESULT_FILES.values()}}})
 async def job_file(job_id: str, name: ResultName, store: JobStoreDep) -> FileResponse:
-    """Download one result file of a finished job (404 until it is done)."""
+    """Download one result file of a finished job (404 until it is done).
+
+    Every file is sent with `X-Content-Type-Options: nosniff` and a Content-Security-Policy: the
+    report may run only its own inline scripts, sandboxed, and load nothing from anywhere.
+    """
     job = _job(store, job_id)
     path = store.folder(job["id"]) / "out" / name
     if job["status"] != "done" or not path.is_file():
         raise ApiError(404, "not_found", f"The job has no {name} (status: {job['status']}).")
-    disposition = "inline" if name == "report.html" else "attachment"
-    return FileResponse(path, media_type=RESULT_FILES[name], filename=name, content_disposition_type=disposition)
+    report = name == "report.html"
+    headers = _NOSNIFF | {"Content-Security-Policy": REPORT_CSP if report else DATA_CSP}
+    return FileResponse(path, media_type=RESULT_FILES[name], filename=name, headers=headers,
+                        content_disposition_type="inline" if report else "attachment")

@@ -564,7 +564,7 @@
     try {
       const job = await (await api(`/v1/jobs/${encodeURIComponent(id)}`, {}, true)).json();
       const token = ++jobToken;
-      if (job.status !== "done" && job.status !== "failed") jobBtn.disabled = true;
+      if (!FINISHED.has(job.status)) jobBtn.disabled = true;
       show($("job-panel"));
       const started = Date.parse(job.started || job.created || "");
       trackJob(job, token, Number.isFinite(started) ? started : Date.now());
@@ -574,7 +574,9 @@
     }
   }
 
-  const STATUS_TEXT = { uploading: "Uploading", queued: "Queued", running: "Running", done: "Done", failed: "Failed" };
+  const STATUS_TEXT = { uploading: "Uploading", queued: "Queued", running: "Running", done: "Done", failed: "Failed",
+                       cancelled: "Cancelled" };
+  const FINISHED = new Set(["done", "failed", "cancelled"]);
   let lastAnnounced = "";
 
   function setJobStatus(job, filename) {
@@ -596,7 +598,7 @@
     } else if (status === "running" && done !== null) {
       bar.removeAttribute("value");
       text += ` (${done} reviews so far)`;
-    } else if (status === "failed") {
+    } else if (status === "failed" || status === "cancelled") {
       if (!bar.hasAttribute("value")) bar.value = 0;
     } else {
       bar.removeAttribute("value"); // indeterminate
@@ -626,6 +628,8 @@
       } else if (j.status === "failed") {
         jobBtn.disabled = false;
         showError($("job-error"), new Error(j.error ? String(j.error) : "The job failed."));
+      } else if (j.status === "cancelled") {
+        jobBtn.disabled = false;
       } else {
         pollTimer = setTimeout(poll, POLL_MS);
       }
