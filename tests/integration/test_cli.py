@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import affectkit
 from affectkit.cli.main import app
 from conftest import EMOTION_TEXTS, EMOTION_Y, SENTIMENT_TEXTS, SENTIMENT_Y
 
@@ -39,6 +40,50 @@ def test_analyze_stdin_json_lines():
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert [row["label"] for row in rows] == ["positive", "negative", "neutral"]
     assert rows[2]["empty"] is True
+
+
+def test_analyze_stdin_streams_batches_in_order():
+    """'-' reads stdin a line at a time and answers batch by batch: the texts and their order are
+    those of the whole input split into lines, whatever the line ends and bytes."""
+    data = b"great\r\nterrible\n\n\x0cform feed\nbad \xff bytes\nlone\rreturn\n" + b"so-so\n" * 7 + b"no newline"
+    r = runner.invoke(app, ["analyze", "-", "--json", "-m", "lexicon", "--batch-size", "3"], input=data)
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    texts = data.decode("utf-8", errors="replace").splitlines()
+    assert [row["text"] for row in rows] == texts and len(texts) == 16
+    expected = [res.to_dict() for res in affectkit.load("lexicon").analyze(texts)]
+    assert rows == json.loads(json.dumps(expected))
+    table = run("analyze", "-", "-m", "lexicon", "--batch-size", "3", input="good\nbad\nfine\nawful\n")
+    assert table.exit_code == 0 and [n for n in "1234" if f"│ {n} │" in table.stdout] == list("1234")
+
+
+def test_analyze_stdin_answers_before_the_input_ends():
+    """The first batch's results come out while stdin is still open (a pipe that is not closed yet)."""
+    import queue
+    import subprocess
+    import sys
+    import threading
+
+    command = [sys.executable, "-c", "from affectkit.cli.main import main; main()", "analyze", "-", "--json",
+               "-m", "lexicon", "--batch-size", "2"]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          cwd=ROOT) as proc:
+        lines: queue.Queue = queue.Queue()
+        reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)
+        reader.start()
+        try:
+            proc.stdin.write(b"I love it\nawful service\n")
+            proc.stdin.flush()
+            first = [json.loads(lines.get(timeout=120)) for _ in range(2)]  # stdin is still open here
+            assert [row["text"] for row in first] == ["I love it", "awful service"]
+            assert [row["label"] for row in first] == ["positive", "negative"]
+            proc.stdin.write(b"the bus is blue\n")
+            proc.stdin.close()
+            assert proc.wait(timeout=120) == 0, proc.stderr.read()
+            reader.join(timeout=10)
+            assert json.loads(lines.get(timeout=10))["text"] == "the bus is blue"
+        finally:
+            proc.kill()
 
 
 def test_analyze_file_with_invalid_utf8(tmp_path):

@@ -8,7 +8,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -143,10 +143,29 @@ def _read_inputs(text: str | None, input_file: Path | None, text_col: str,
     if text is None:
         raise InvalidInputError("Give a TEXT to analyze, '-' to read lines from stdin, or --input FILE.")
     if text == "-":
-        data = sys.stdin.buffer.read()
-        lines = data.decode("utf-8", errors="replace").splitlines()
-        return lines, False, None
+        return list(_stdin_texts()), False, None
     return [text], True, None
+
+
+def _stdin_texts() -> Iterator[str]:
+    """The texts of stdin, one per line, as the lines arrive (never the whole input at once): the
+    same texts as ``stdin.read().decode("utf-8", errors="replace").splitlines()`` would give.
+
+    Each line keeps its newline while it is decoded and split, so ``\\r\\n``, a lone ``\\r`` and
+    the other line ends ``str.splitlines`` knows split the same way as in the whole input."""
+    for raw in sys.stdin.buffer:  # a line is handed over as soon as it is complete
+        yield from raw.decode("utf-8", errors="replace").splitlines()
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @app.command(cls=_Command)
@@ -159,7 +178,7 @@ def analyze(
     id_col: Annotated[str, typer.Option(help="Column of a CSV/TSV/JSONL input whose value each result carries as 'id' (when the file has it).")] = "id",
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="JSON output: one object, or one per line for several texts.")] = False,
     threshold: Annotated[float | None, typer.Option(help="Threshold of multi-label models (default: the model's tuned ones).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Texts per batch.", min=1)] = 256,
+    batch_size: Annotated[int, typer.Option(help="Texts per batch; from stdin, each batch's results are written as soon as its lines are in.", min=1)] = 256,
     explain: Annotated[bool, typer.Option("--explain", metavar="", help="Per-token contributions to each label, in colour (green for, red against).")] = False,
     abstain: Annotated[float | None, typer.Option(help="Single-label models: answer 'mixed' when the top two probabilities are closer than this margin.", min=0.0, max=1.0)] = None,
 ) -> None:
@@ -170,6 +189,10 @@ def analyze(
     """
     from affectkit.registry import load
 
+    if text == "-" and input_file is None:  # stdin: each batch is answered as soon as its lines are in
+        _analyze_stream(load(model), _stdin_texts(), batch_size, as_json,
+                        dict(threshold=threshold, explain=explain, abstain=abstain))
+        return
     texts, single, ids = _read_inputs(text, input_file, text_col, id_col)
     analyzer = load(model)
     results = []
@@ -186,6 +209,25 @@ def analyze(
     if explain:
         for i, r in enumerate(results, 1):
             out.print(_coloured_explanation(i, r))
+
+
+def _analyze_stream(analyzer: Any, texts: Iterable[str], batch_size: int, as_json: bool, options: dict[str, Any]) -> None:
+    """Analyze ``texts`` a batch at a time, writing each batch's results before reading the next
+    (JSON lines, or a table per batch numbered on from the last), so memory stays one batch."""
+    done = 0
+    for batch in _batched(texts, batch_size):
+        results = analyzer.analyze(batch, **options)
+        if as_json:
+            _emit_json(results, single=False)
+            sys.stdout.flush()
+        else:
+            _print_results(results, multi=analyzer.tags.multi_label, start=done + 1)
+            if options["explain"]:
+                for i, r in enumerate(results, done + 1):
+                    out.print(_coloured_explanation(i, r))
+        done += len(results)
+    if done == 0 and not as_json:  # no lines: the empty table, as for an empty file
+        _print_results([], multi=analyzer.tags.multi_label)
 
 
 def _coloured_explanation(index: int, result: Any) -> Any:
@@ -228,13 +270,13 @@ def _emit_json(results: list[Any], single: bool, ids: list[Any] | None = None) -
         sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 
 
-def _print_results(results: list[Any], multi: bool) -> None:
+def _print_results(results: list[Any], multi: bool, start: int = 1) -> None:
     table = Table(show_header=True, header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("text", overflow="fold", max_width=60)
     table.add_column("labels" if multi else "label")
     table.add_column("scores")
-    for i, r in enumerate(results, 1):
+    for i, r in enumerate(results, start):
         top = sorted(r.scores.items(), key=lambda kv: -kv[1])[:3]
         scores = "  ".join(f"{k} {v:.2f}" for k, v in top)
         shown = (", ".join(r.labels) or "- (none reached its threshold)") if multi else r.label
