@@ -4,7 +4,8 @@ Each engine takes the rows still to score (a frame with ``row``, ``text`` and ``
 :class:`ScorerSpec`, and a ``sink`` called with every scored batch as it finishes.
 
 * ``local``: ``workers=1`` scores in this process; more workers are processes, each loading
-  the models once, with the cores shared between them;
+  the models once, with the cores shared between them, and ending when this process ends (even
+  when it is killed: :func:`die_with_parent`);
 * ``ray``: the same scorer as Ray Data actors (``map_batches`` with an actor class), on a
   local Ray instance or any cluster (``ray_address``). Results equal the local engine's.
 """
@@ -18,7 +19,7 @@ from typing import Any
 from affectkit.exceptions import require
 from affectkit.reviews.score import ReviewScorer, ScorerSpec
 
-__all__ = ["ENGINES", "batches", "run_engine", "run_local", "run_ray"]
+__all__ = ["ENGINES", "batches", "die_with_parent", "run_engine", "run_local", "run_ray"]
 
 ENGINES = ("local", "ray")
 
@@ -44,8 +45,47 @@ def run_engine(engine: str, todo: Any, spec: ScorerSpec, *, workers: int, batch_
 _WORKER_SCORER: ReviewScorer | None = None
 
 
-def _worker_init(spec: dict[str, Any]) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when its parent ``parent_pid`` does, even by SIGKILL (which runs no
+    clean-up in the parent, so the pool's own shutdown never reaches the workers).
+
+    Linux: the kernel sends SIGKILL when the parent exits (``prctl(PR_SET_PDEATHSIG)``). Elsewhere, or
+    when that call fails, a daemon thread checks every second whether the parent is still ours
+    (``os.getppid()`` changes when the parent is gone) and ends the process when it is not.
+    """
+    import signal
+    import sys
+    import threading
+
+    armed = False
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    if armed:
+        return
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="affectkit-parent-watch", daemon=True).start()
+
+
+def _worker_init(spec: dict[str, Any], parent_pid: int | None = None) -> None:
     global _WORKER_SCORER
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     _WORKER_SCORER = ReviewScorer(ScorerSpec(**spec))
 
 
@@ -66,7 +106,7 @@ def run_local(todo: Any, spec: ScorerSpec, workers: int, batch_size: int, sink: 
 
     per_worker = ScorerSpec(**{**spec.to_dict(), "threads": spec.threads or max(1, (os.cpu_count() or 1) // workers)})
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_worker_init, initargs=(per_worker.to_dict(),)) as pool:
+                             initializer=_worker_init, initargs=(per_worker.to_dict(), os.getpid())) as pool:
         pending: set[Any] = set()
         for batch in batches(todo, batch_size):
             if len(pending) >= 2 * workers:
