@@ -526,6 +526,42 @@ def test_audio_route(tmp_path):
         assert not list((tmp_path / "jobs" / ".audio").iterdir())  # uploads are removed once answered
 
 
+def test_audio_errors_name_the_upload_not_the_server_file(tmp_path, monkeypatch):
+    """A 422 names the file the client sent (its last path part, printable), never the server's temporary file."""
+    pytest.importorskip("soundfile")
+    import affectkit.registry
+    from affectkit.audio.io import load_audio
+    from affectkit.base import Tags
+
+    class Speech:  # the real decoder behind a model that loads in no time
+        tags = Tags(task="speech-emotion", modalities=("audio",))
+
+        def _check_fitted(self):
+            pass
+
+        def analyze(self, audio, transcript=None):
+            load_audio(audio)
+            raise AssertionError("not audio: never decoded")
+
+    monkeypatch.setattr(affectkit.registry, "load", lambda name: Speech())
+    app = create_app(ServiceSettings(sentiment=None, emotion=None, aspects=False, audio="speech",
+                                     jobs_dir=tmp_path / "jobs", api_key=""))
+    with TestClient(app) as c:
+        for sent, shown in (("my voice.wav", "my voice.wav"), ("../../etc/memo.flac", "memo.flac"),
+                            ("C:\\Users\\me\\talk.mp3", "talk.mp3")):
+            r = c.post("/v1/audio", files={"file": (sent, b"definitely not audio")})
+            assert r.status_code == 422, r.text
+            message = r.json()["error"]["message"]
+            assert f"Cannot read {shown} as audio" in message
+            assert ".audio/" not in message and str(tmp_path) not in message
+            assert not any(len(part) == 32 and part.isalnum() for part in message.replace(".", " ").split())
+    assert not list((tmp_path / "jobs" / ".audio").iterdir())
+    from affectkit.service.routes.audio import upload_name
+
+    assert upload_name("a\nb\x00\u202e.wav") == "ab.wav" and upload_name("x" * 300) == "x" * 100
+    assert upload_name(None) == upload_name("../") == upload_name(" ") == "the upload"
+
+
 def test_analyze_shares_one_encoder_pass_for_both_heads(client):
     assert "sentiment+emotion" in client.app.state.runtime.batchers
     texts = ["Thanks so much, this made my day!", "It broke again and I am fed up."]

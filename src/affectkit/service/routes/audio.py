@@ -2,18 +2,19 @@
 
 import asyncio
 import uuid
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
 import affectkit.service.schemas as S
+from affectkit.exceptions import InvalidInputError
 from affectkit.service.deps import AppRuntime, Settings, secured
 from affectkit.service.errors import ApiError, responses
 from affectkit.service.guards import need_model, timed
 from affectkit.service.uploads import save_upload
 
-__all__ = ["AUDIO_SUFFIXES", "router"]
+__all__ = ["AUDIO_SUFFIXES", "named_as_upload", "router", "upload_name"]
 
 # FastAPI reads endpoint annotations at runtime, so this module does not postpone them.
 
@@ -21,6 +22,22 @@ __all__ = ["AUDIO_SUFFIXES", "router"]
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 router = APIRouter(tags=["analysis"], dependencies=secured)
+
+
+def upload_name(filename: str | None) -> str:
+    """The client's file name as a message may show it: its last path part, printable characters only,
+    at most 100 of them; ``"the upload"`` when nothing is left."""
+    name = PureWindowsPath(filename or "").name  # the last part, whether the client used / or a backslash
+    name = "".join(c for c in name if c.isprintable())[:100].strip()
+    return name if name.strip(".") else "the upload"
+
+
+def named_as_upload(message: str, stored: Path, filename: str | None) -> str:
+    """``message`` with the server's file ``stored`` (its path or its name) replaced by the upload's name."""
+    shown = upload_name(filename)
+    for form in (str(stored), stored.name):
+        message = message.replace(form, shown)
+    return message
 
 
 @router.post("/v1/audio", response_model=S.AudioResponse, operation_id="audio",
@@ -48,6 +65,8 @@ async def audio(file: Annotated[UploadFile, File(description="An audio file (wav
         loop = asyncio.get_running_loop()
         result = await timed(loop.run_in_executor(runtime.audio_executor, lambda: model.analyze(target, transcript)),
                              settings.timeout_s)
+    except InvalidInputError as exc:  # it names the stored file: name the client's upload instead
+        raise InvalidInputError(named_as_upload(str(exc), target, file.filename)) from None
     finally:
         target.unlink(missing_ok=True)
     return result.to_dict() | {"model": settings.audio}
