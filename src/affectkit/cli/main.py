@@ -749,6 +749,17 @@ def export(
     out.print(f"Load it with affectkit.load({str(path)!r}) or `affectkit analyze --model {path} TEXT`.")
 
 
+def _seconds(value: str, flag: str) -> float | None:
+    """A positive number of seconds, or None for 'none'."""
+    if value.strip().lower() == "none":
+        return None
+    match = _NUMBER.match(value)
+    if not match or float(match.group(1)) <= 0:
+        raise InvalidInputError(f"{flag} must be a positive number of seconds such as 600, or 'none' for no limit. "
+                                f"Got {value!r}.")
+    return float(match.group(1))
+
+
 @app.command("audio", cls=_Command)
 @_reports_errors
 def audio_cmd(
@@ -758,6 +769,8 @@ def audio_cmd(
     mode: Annotated[str, typer.Option(help="Fusion: 'evidence' (the text's weight grows with the emotion it carries), 'weighted' (fixed learned weights) or 'stacking'.")] = "evidence",
     asr: Annotated[bool | None, typer.Option("--asr/--no-asr", metavar="", help="Transcribe when no --transcript is given (default: when installed).")] = None,
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="JSON: the label, and the probabilities of the fusion and of each branch.")] = False,
+    max_duration: Annotated[str | None, typer.Option("--max-duration", help="Refuse recordings longer than this many seconds; 'none': no limit (default 600).")] = None,
+    allow_truncated: Annotated[bool, typer.Option("--allow-truncated", metavar="", help="Analyse the part of a file that holds less audio than its header says (default: an error).")] = False,
 ) -> None:
     """Emotion from speech and text (7 classes): an acoustic branch, a text branch, late fusion.
 
@@ -768,6 +781,10 @@ def audio_cmd(
     params: dict[str, Any] = {"mode": mode}
     if asr is not None:
         params["asr"] = asr
+    if max_duration is not None:
+        params["max_duration"] = _seconds(max_duration, "--max-duration")
+    if allow_truncated:
+        params["on_truncated"] = "warn"
     analyzer = load(model, **params)
     with err.status("listening...", spinner="dots"):
         result = analyzer.analyze(file, transcript)

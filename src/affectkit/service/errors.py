@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from affectkit.exceptions import InvalidInputError
+from affectkit.exceptions import InvalidInputError, LimitExceededError
 from affectkit.service.schemas import ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ def error_response(status: int, type_: str, message: str, details: list[Any] | N
 ERRORS = {
     400: "Malformed request (e.g. the body is not valid JSON).",
     401: "Missing or wrong API key.",
-    413: "Too many texts, a text too long, a request of too much work, or a body or upload too large.",
+    413: "Too many texts, a text too long, a request of too much work, a body or upload too large, or a "
+         "recording too long.",
     422: "The request does not match the schema.",
     429: "Too many jobs are waiting; try again later.",
     503: "The analysis is not available on this server.",
@@ -104,6 +105,10 @@ async def _bad_input(request: Request, exc: InvalidInputError) -> JSONResponse:
     return error_response(422, "invalid_input", str(exc))
 
 
+async def _over_limit(request: Request, exc: LimitExceededError) -> JSONResponse:
+    return error_response(413, "payload_too_large", str(exc))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s", request.url.path)
     return error_response(500, "internal_error", f"Internal error ({type(exc).__name__}). It is logged on the server.")
@@ -115,4 +120,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidInputError, _bad_input)  # type: ignore[arg-type]
+    app.add_exception_handler(LimitExceededError, _over_limit)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

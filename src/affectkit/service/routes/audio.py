@@ -48,7 +48,9 @@ async def audio(file: Annotated[UploadFile, File(description="An audio file (wav
                                                                    "when the server has it).")] = None) -> Any:
     """Emotion from speech and text (7 classes): each branch's probabilities and their fusion.
 
-    A file that is not readable audio, or holds no sound, gives 422 with the reason.
+    A file that is not readable audio, holds no sound, or holds less audio than its header says
+    (truncated) gives 422 with the reason; a recording longer than the model's `max_duration`
+    (ten minutes by default), 413.
     """
     model = need_model(runtime.models, "audio")
     if transcript is not None and len(transcript) > settings.max_chars:
@@ -66,7 +68,7 @@ async def audio(file: Annotated[UploadFile, File(description="An audio file (wav
         result = await timed(loop.run_in_executor(runtime.audio_executor, lambda: model.analyze(target, transcript)),
                              settings.timeout_s)
     except InvalidInputError as exc:  # it names the stored file: name the client's upload instead
-        raise InvalidInputError(named_as_upload(str(exc), target, file.filename)) from None
+        raise type(exc)(named_as_upload(str(exc), target, file.filename)) from None  # 413 stays 413
     finally:
         target.unlink(missing_ok=True)
     return result.to_dict() | {"model": settings.audio}
