@@ -267,3 +267,15 @@ def test_transformer_tokenizer_of_other_weights_is_refused(tmp_path, size):
     assert f"0 to {size - 1}" in str(info.value) and "30522 rows" in str(info.value)
     with pytest.raises(ModelFormatError, match="does not belong"):  # built from a path: refused when it loads
         TransformerAnalyzer(path=str(path)).predict_proba(TEXTS)
+
+
+def test_every_model_config_reader_refuses_deep_json_clearly(tmp_path):
+    from affectkit.analyzers.hf import _is_affectkit_dir
+    from affectkit.aspects.model import _config
+    from affectkit.audio.analyzer import _read_config
+
+    (tmp_path / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    for read in (_read_config, _config):
+        with pytest.raises(ModelFormatError, match="deep"):
+            read(str(tmp_path))
+    assert _is_affectkit_dir(tmp_path) is False

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from affectkit._cancel import checkpoint
+from affectkit._files import read_json
 from affectkit._validation import TextBatch
 from affectkit.analyzers.transformer import pool_units, split_units
 from affectkit.base import Analyzer, Tags
@@ -136,8 +137,8 @@ def _looks_local(source: str) -> bool:
 
 def _is_affectkit_dir(path: Path) -> bool:
     try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        config = read_json(path / "config.json")
+    except (OSError, ModelFormatError):
         return False
     return isinstance(config, dict) and config.get("format") == "affectkit-model"
 
@@ -338,7 +339,7 @@ class HFAnalyzer(Analyzer):
         cached = self.__dict__.get("_hf_cached")
         config_path = Path(str(self.model)).expanduser() / "config.json"
         if cached is None and config_path.is_file():
-            config = json.loads(config_path.read_text(encoding="utf-8"))
+            config = read_json(config_path)
             id2label = config.get("id2label") or {}
             names = label_names(id2label, len(id2label) or int(config.get("num_labels", 2)))
             mapped = map_labels(names, self.label_map, model=repr(str(self.model)), warn=False)

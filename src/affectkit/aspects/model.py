@@ -14,7 +14,6 @@ See :mod:`affectkit.train.aspects` for the model and how it was trained.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from affectkit._cancel import checkpoint
+from affectkit._files import read_json
 from affectkit._runtime import softmax
 from affectkit.aspects.tags import decode_tags
 from affectkit.exceptions import InvalidInputError, ModelFormatError
@@ -75,7 +75,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _config(path: str) -> dict[str, Any]:
-    return json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    return read_json(Path(path) / "config.json")
 
 
 @lru_cache(maxsize=4)

@@ -17,7 +17,6 @@ Speech analyzers share the estimator contract (``get_params`` / ``set_params``, 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from affectkit._files import read_json
 from affectkit._runtime import available_cores, onnx_session, softmax
 from affectkit.audio import EMOTIONS7
 from affectkit.audio.io import (
@@ -309,7 +309,7 @@ def _read_config(path: str) -> dict[str, Any]:
             f"{path} is not a speech emotion model directory (no config.json). The shipped model is "
             f"'{SPEECH_MODEL_DIR}'; reinstall affectkit or train one with scripts/train_audio_defaults.py."
         )
-    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg = read_json(cfg_path)
     for key in ("labels", "window_s", "hop_s", "features", "input", "output"):
         if key not in cfg:
             raise ModelFormatError(f"{cfg_path} lacks the key {key!r}.")
