@@ -111,6 +111,8 @@ def test_topics_found_and_summarised(example_job):
     assert real["size"].sum() + topics.loc[topics["topic"] < 0, "size"].sum() == len(example_job.frame)
     np.testing.assert_allclose(real[["share_negative", "share_neutral", "share_positive"]].sum(axis=1), 1.0)
     assert all(json.loads(r) for r in real["representative"])
+    summary = json.loads((example_job.out_dir / "summary.json").read_text())
+    assert len(summary["topic_input_sha256"]) == 64  # what the fit was given, to compare two runs by
 
 
 def _bad_file(tmp_path: Path) -> Path:

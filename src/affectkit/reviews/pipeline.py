@@ -298,6 +298,7 @@ def summarise(out: Any, topic_table: Any, cleaned: Cleaned, result: Any, *, show
         "sentiment_counts": {k: int(v) for k, v in counts.items()},
         "rating_agreement": agree,
         "topics": int(len(result.words)) if result else 0,
+        "topic_input_sha256": result.input_sha256 if result else None,
         "top_topics": topic_table[topic_table["topic"] >= 0].nlargest(10, "size")["label"].tolist()
         if len(topic_table) else [],
         "seconds": seconds,
