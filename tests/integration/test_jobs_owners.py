@@ -269,18 +269,21 @@ def test_delete_cancels_a_running_job_and_is_idempotent(client):
     job = r.json()
     assert job["status"] == "cancelled" and job["files"] == {} and job["finished"]
     assert _gone(pid) and _job_processes(job_id) == []  # killed (stopped as it was), not left running
-    assert not (store.folder(job_id) / "out").exists()  # its partial results are removed
-    again = client.delete(f"/v1/jobs/{job_id}")
+    assert not store.folder(job_id).exists()  # its upload and partial results are removed
+    again = client.delete(f"/v1/jobs/{job_id}")  # a retried DELETE answers the same
     assert again.status_code == 200 and again.json()["status"] == "cancelled"
+    # and the job is gone from the API
+    r = client.get(f"/v1/jobs/{job_id}")
+    assert r.status_code == 404 and "cancelled" in r.json()["error"]["message"]
     assert client.get(f"/v1/jobs/{job_id}/files/reviews.parquet").status_code == 404
+    assert {job_id, queued}.isdisjoint(j["id"] for j in client.get("/v1/jobs").json()["jobs"])
 
     # the runner goes on to the next job; the cancelled queued one never ran
     last = _post(client, n=12)
     job = _until(lambda: (j := client.get(f"/v1/jobs/{last}").json())["status"] not in ("queued", "running") and j,
                  what="the next job")
     assert job["status"] == "done", job["error"]
-    assert client.get(f"/v1/jobs/{queued}").json()["status"] == "cancelled"
-    assert not (store.folder(queued) / "job.log").exists() and not (store.folder(queued) / "out").exists()
+    assert store.get(queued)["status"] == "cancelled" and not store.folder(queued).exists()
 
     # a finished job cannot be cancelled, and is kept
     r = client.delete(f"/v1/jobs/{last}")

@@ -86,8 +86,11 @@ RUNS = {
 def test_schemathesis_runs_clean(server, tmp_path, run_name):
     url, log = server
     config = Path(__file__).with_name("schemathesis.toml")
+    # One worker: with two threads, CPython 3.11.7's ast.parse (hypothesis describing a filter lambda in
+    # schemathesis's coverage phase) raised "SystemError: AST constructor recursion depth mismatch"
+    # (CPython gh-106905) once DELETE /v1/jobs/{job_id} was in the schema; one worker runs every case.
     cmd = [str(_schemathesis()), "--config-file", str(config), "run", f"{url}/openapi.json", "--checks", "all", "-H", f"X-API-Key: {KEY}",
-           "--max-examples", "40", "--mode", "all", "--workers", "2", "--seed", "20261128", "--no-color",
+           "--max-examples", "40", "--mode", "all", "--workers", "1", "--seed", "20261128", "--no-color",
            *RUNS[run_name]]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     report = run.stdout[-6000:] + run.stderr[-2000:]

@@ -535,7 +535,11 @@ class JobRunner:
         """Start the job's process (the leader of a new process group) and wait for it."""
         cmd = [sys.executable, "-m", "affectkit.service.jobs", str(self.store.root), job_id]
         env = dict(os.environ, **{SERVER_ENV: self.identity, PARENT_ENV: str(os.getpid())})
-        with (self.store.folder(job_id) / "job.log").open("ab") as log_file:
+        try:
+            log_file = (self.store.folder(job_id) / "job.log").open("ab")
+        except FileNotFoundError:  # cancelled, its folder removed, since this runner looked
+            return 0, ""
+        with log_file:
             proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env=env, start_new_session=True)
             owner = process_identity(proc.pid)
@@ -563,7 +567,7 @@ class JobRunner:
 
     def cancel(self, job_id: str, timeout: float = 10.0) -> bool:
         """Cancel a queued or running job: it is marked ``cancelled``, its process group is killed and
-        its partial outputs removed. Whether it was queued or running."""
+        its folder (upload, partial outputs, log) removed. Whether it was queued or running."""
         if not self.store.cancel(job_id):
             return False
         with self._lock:
@@ -574,7 +578,7 @@ class JobRunner:
                 proc.wait(timeout)
         job = self.store.get(job_id)
         if job is not None and stop_job_process(job, timeout):  # a process no runner of ours started
-            shutil.rmtree(self.store.folder(job_id) / "out", ignore_errors=True)
+            shutil.rmtree(self.store.folder(job_id), ignore_errors=True)
         return True
 
     def shutdown(self) -> None:

@@ -55,10 +55,13 @@ def job_out(store: JobStore, job: dict[str, Any] | None) -> dict[str, Any]:
             "summary": json.loads(job["summary"]) if job["summary"] else None}
 
 
-def _job(store: JobStore, job_id: str) -> dict[str, Any]:
+def _job(store: JobStore, job_id: str, cancelled: bool = False) -> dict[str, Any]:
+    """The job, 404 when there is none; a cancelled job is gone too, but to ``DELETE`` (``cancelled=True``)."""
     job = store.get(job_id)
     if job is None:
         raise ApiError(404, "not_found", f"There is no job {job_id!r}.")
+    if job["status"] == "cancelled" and not cancelled:
+        raise ApiError(404, "not_found", f"There is no job {job_id!r}: it was cancelled.")
     return job
 
 
@@ -125,7 +128,7 @@ async def create_job(
 @router.get("/v1/jobs", response_model=S.JobList, responses=responses(401))
 async def list_jobs(store: JobStoreDep) -> dict[str, Any]:
     """The 50 most recent jobs."""
-    return {"jobs": [job_out(store, j) for j in store.list(50)]}
+    return {"jobs": [job_out(store, j) for j in store.list(50) if j["status"] != "cancelled"]}
 
 
 @router.get("/v1/jobs/{job_id}", response_model=S.JobOut, operation_id="get_job",
@@ -140,18 +143,19 @@ _NO_JOB = {404: {"model": S.ErrorResponse, "description": "No such job."}}
 
 @router.delete("/v1/jobs/{job_id}", response_model=S.JobOut, operation_id="cancel_job",
                responses=responses(401) | _NO_JOB | {409: {"model": S.ErrorResponse,
-                                                          "description": "The job has finished: nothing to cancel."}})
+                                                          "description": "The job has finished: nothing to cancel."}}
+               | {200: {"description": "The job, cancelled (and gone from then on)."}})
 def cancel_job(job_id: str, runtime: AppRuntime) -> dict[str, Any]:
     """Cancel a job: a queued one never runs; a running one is stopped at once (its process and its
-    workers are killed) and its partial results are removed. Answers the job, now `cancelled`, and
-    the same again for a job already cancelled; a job that has finished (`done` or `failed`)
-    answers 409 and is kept.
+    workers are killed). Its files are removed and the job is gone: `GET` answers 404 from then on.
+    Answers the job, now `cancelled`, and the same again to a repeated `DELETE`; a job that has
+    finished (`done` or `failed`) answers 409 and is kept.
     """
     store = runtime.store
-    job = _job(store, job_id)
+    job = _job(store, job_id, cancelled=True)
     if job["status"] in ("queued", "running"):
         runtime.runner.cancel(job["id"])  # waits (in FastAPI's threadpool) until its process is gone
-        job = _job(store, job_id)
+        job = _job(store, job_id, cancelled=True)
     if job["status"] in ("done", "failed"):
         raise ApiError(409, "finished", f"The job has already finished (status: {job['status']}); there is "
                                         "nothing to cancel. Its results stay available.")
