@@ -186,7 +186,8 @@ def test_schema_states_the_limits(client):
     texts = schema["TextsRequest"]["properties"]["texts"]
     assert texts["maxItems"] == 8
     assert {"type": "string", "maxLength": 2_000} in texts["items"]["anyOf"]
-    assert schema["AnalyzeRequest"]["properties"]["texts"]["maxItems"] == 8
+    for name in ("AnalyzeRequest", "SentimentRequest", "AspectsRequest"):  # every request that takes texts
+        assert schema[name]["properties"]["texts"]["maxItems"] == 8, name
 
 
 def test_a_request_of_too_much_work_is_refused_before_it_starts(tmp_path):

@@ -26,7 +26,7 @@ from affectkit.service.settings import ServiceSettings
 __all__ = ["ServiceSettings", "create_app"]
 
 #: The request schemas whose ``texts`` get the server's limits in the OpenAPI schema.
-_LIMITED_REQUESTS = ("TextsRequest", "AspectsRequest", "AnalyzeRequest")
+_LIMITED_REQUESTS = ("TextsRequest", "SentimentRequest", "AspectsRequest", "AnalyzeRequest")
 
 
 def _openapi_with_limits(app: FastAPI, settings: ServiceSettings) -> Any:
