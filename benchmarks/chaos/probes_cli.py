@@ -147,3 +147,35 @@ def probe_stdin_is_streamed(ctx: Context) -> list[Row]:
 
 PROBES = [probe_formula_cells_and_finished_outputs, probe_gzip_bomb, probe_workers_die_with_their_parent,
           probe_stdin_is_streamed]
+
+
+def probe_topics_are_reproducible(ctx: Context) -> list[Row]:
+    import random
+
+    import pandas as pd
+
+    rng = random.Random(3)
+    subjects = ["the zip broke after a week", "battery dies fast", "colour faded after washing",
+                "delivery took two weeks", "runs a size small, order one up", "strong chemical smell", "love it!",
+                "great value for the price", "fabric is thin and see-through", "customer service never answered",
+                "terrible, returned it", "fits perfectly and looks lovely", "the seams came apart", "ok"]
+    texts = []
+    for _ in range(3000):  # reviews repeat, as real ones do
+        a, b = rng.choice(subjects), rng.choice(subjects)
+        texts.append(a if rng.random() < 0.4 else f"{a}. {b}")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "repeats.csv"
+        _write_reviews(src, texts)
+        topics = []
+        for k in (1, 2):
+            out = Path(tmp) / f"out{k}"
+            r = _cli(ctx, "reviews", str(src), "--text-col", "text", "--id-col", "id", "--out", str(out), "--fast")
+            topics.append(pd.read_parquet(out / "reviews.parquet")["topic"].to_numpy() if r.returncode == 0 else None)
+        ok = all(t is not None for t in topics) and (topics[0] == topics[1]).all()
+        moved = int((topics[0] != topics[1]).sum()) if ok or all(t is not None for t in topics) else -1
+        found = [len(set(t.tolist()) - {-1}) if t is not None else None for t in topics]
+        return [Row("two identical runs on 3,000 reviews with repeats", "the same topics",
+                    f"{found[0]} and {found[1]} topics, {moved} rows placed differently", ok)]
+
+
+PROBES.append(probe_topics_are_reproducible)
