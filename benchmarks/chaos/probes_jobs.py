@@ -128,10 +128,11 @@ def probe_delete_cancels_and_downloads_are_safe(ctx: Context) -> list[Row]:
             _wait(url, job_id, 120, until=lambda j: j["progress"]["done"] > 0)
             r = httpx.delete(f"{url}/v1/jobs/{job_id}", timeout=30)
             time.sleep(1)
-            job = httpx.get(f"{url}/v1/jobs/{job_id}", timeout=10).json()
-            rows.append(Row("DELETE of a running job", "cancelled, its process gone",
-                            f"{r.status_code}, status {job['status']}, {len(_job_processes(job_id))} processes",
-                            job["status"] == "cancelled" and not _job_processes(job_id)))
+            after = httpx.get(f"{url}/v1/jobs/{job_id}", timeout=10).status_code
+            status = r.json().get("status") if r.status_code == 200 else None
+            rows.append(Row("DELETE of a running job", "cancelled, its process gone, the job gone (404)",
+                            f"{r.status_code} {status}, {len(_job_processes(job_id))} processes, GET then {after}",
+                            status == "cancelled" and not _job_processes(job_id) and after == 404))
             small = httpx.post(url + "/v1/jobs", files={"file": ("reviews.csv", _csv(200))},
                                data={"text_col": "text", "topics": "false"}, timeout=60).json()["id"]
             job = _wait(url, small, 120)
