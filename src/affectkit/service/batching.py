@@ -22,10 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -102,10 +101,6 @@ class Batcher:
         loop = asyncio.get_running_loop()
         for lane in self._lanes.values():
             lane.task = loop.create_task(self._run(lane))
-
-    @property
-    def started(self) -> bool:
-        return bool(self._lanes)
 
     async def stop(self) -> None:
         for lane in self._lanes.values():
@@ -221,11 +216,3 @@ async def run_cancellable(executor: Executor, fn: Callable[[], T], deadline: flo
     except Cancelled:
         raise TimeoutError("The analysis passed its deadline.") from None
 
-
-def new_executor(name: str) -> ThreadPoolExecutor:
-    """One inference thread."""
-    return ThreadPoolExecutor(1, thread_name_prefix=f"affectkit-{name}")
-
-
-def monotonic_deadline(timeout_s: float | None) -> float | None:
-    return None if timeout_s is None else time.monotonic() + timeout_s

@@ -6,7 +6,7 @@ per-token contributions to the sentiment and emotion results.
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -35,7 +35,7 @@ class TextAnalyses:
     #: The request's work in characters (see :func:`affectkit.service.guards.work_of`): it picks the lane.
     work: int | None = None
     #: When the request's work is dropped (:func:`time.monotonic`).
-    deadline: float | None = field(default=None)
+    deadline: float | None = None
     #: How many analyses of each text are explained (sentiment and emotion: 2); they share the budget.
     explained_analyses: int = 1
 
@@ -50,8 +50,7 @@ class TextAnalyses:
 
     def _executor(self) -> Any:
         """The inference thread of this request's lane."""
-        any_batcher = next(iter(self.runtime.batchers.values()), None)
-        heavy = any_batcher is not None and self.work is not None and any_batcher.lane_of(self.work) == "heavy"
+        heavy = self.work is not None and self.work > self.settings.lane_chars  # as Batcher.lane_of decides
         return self.runtime.heavy_executor if heavy else self.runtime.executor
 
     async def explain(self, task: str, texts: list[str | None]) -> list[Any]:
