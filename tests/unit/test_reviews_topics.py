@@ -106,3 +106,53 @@ def test_repeated_reviews_give_the_same_topics_in_two_processes(tmp_path):
         runs.append(json.loads(run.stdout.strip().splitlines()[-1]))
     assert len(runs[0]["words"]) >= 2
     assert runs[0] == runs[1]
+
+
+LIGHT = """
+import json, sys
+import numpy as np
+from affectkit.reviews.topics import fit_topics
+docs = json.load(open(sys.argv[1]))
+emb = np.load(sys.argv[2])
+result, others = fit_topics(docs[:250], emb[:250], docs[250:], emb[250:], seed=3)
+from affectkit.reviews._libs import LEFT_OUT
+print(json.dumps({"assignments": result.assignments.tolist(), "words": {str(k): v for k, v in result.words.items()},
+                  "loaded": sorted(m for m in LEFT_OUT if m in sys.modules)}))
+"""
+
+
+def test_topics_load_no_deep_learning_backend_and_compile_once_per_machine(tmp_path):
+    # BERTopic imports torch, transformers and sentence-transformers for backends the job never uses,
+    # and UMAP compiles its numba functions in every process: neither may happen in the topic stage.
+    docs, emb = _corpus()
+    (tmp_path / "docs.json").write_text(json.dumps(docs))
+    np.save(tmp_path / "emb.npy", emb)
+    cache = tmp_path / "numba-cache"
+    runs = []
+    for _ in range(2):
+        run = subprocess.run([sys.executable, "-c", LIGHT, str(tmp_path / "docs.json"), str(tmp_path / "emb.npy")],
+                             capture_output=True, text=True, env={**os.environ, "NUMBA_CACHE_DIR": str(cache)},
+                             timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        runs.append(json.loads(run.stdout.strip().splitlines()[-1]))
+        if not runs[1:]:  # after the first process: UMAP's compiled functions are on disk
+            assert any(p.name.startswith("umap_") and p.suffix == ".nbi" for p in cache.rglob("*.nbi"))
+    assert runs[0]["loaded"] == [] and runs[1]["loaded"] == []
+    assert len(runs[0]["words"]) >= 3
+    assert runs[0] == runs[1]  # the cached code gives the same topics
+
+
+def test_the_light_import_reports_backends_missing_only_to_its_own_thread():
+    import threading
+
+    from affectkit.reviews._libs import _ReportMissing
+
+    finder = _ReportMissing(frozenset({"torch"}))
+    with pytest.raises(ModuleNotFoundError, match="torch"):
+        finder.find_spec("torch.nn")
+    assert finder.find_spec("numpy") is None
+    seen = []
+    other = threading.Thread(target=lambda: seen.append(finder.find_spec("torch")))
+    other.start()
+    other.join()
+    assert seen == [None]  # another thread's import goes on to the real finders

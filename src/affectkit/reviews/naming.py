@@ -101,9 +101,9 @@ def name_topics(topic_ids: Sequence[int] | np.ndarray, terms: Sequence[Sequence[
     if vocab and topics:
         from scipy.sparse import csr_matrix
 
-        from affectkit.exceptions import require
+        from affectkit.reviews._libs import topic_libraries
 
-        bertopic = require("bertopic", "topics", "Topic names")
+        bertopic = topic_libraries()[0]
         index = {w: j for j, w in enumerate(vocab)}
         m = np.zeros((len(topics), len(vocab)))
         for i, t in enumerate(topics):

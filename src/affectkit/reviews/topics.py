@@ -31,13 +31,12 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from affectkit.exceptions import require
+from affectkit.reviews._libs import topic_libraries
 from affectkit.reviews.terms import fold_term, is_about_term, term_groups
 
 __all__ = ["TopicResult", "fit_topics", "fit_fingerprint", "MIN_DOCS", "choose_sample"]
@@ -119,11 +118,7 @@ def fit_topics(docs: list[str], embeddings: np.ndarray, others: list[str] | None
     if len(docs) < MIN_DOCS:
         note = f"{len(docs)} reviews with text: too few for topics (at least {MIN_DOCS} are needed)"
         return TopicResult(np.full(len(docs), -1), notes=[note], input_sha256=digest), np.full(len(others), -1)
-    with warnings.catch_warnings():  # umap warns at import that TensorFlow (ParametricUMAP) is absent
-        warnings.simplefilter("ignore")
-        bertopic = require("bertopic", "topics", "Topic modelling")
-        umap = require("umap", "topics", "Topic modelling")
-        hdbscan = require("hdbscan", "topics", "Topic modelling")
+    bertopic, umap, hdbscan = topic_libraries()  # without torch & co., numba's cache on (see _libs)
     from sklearn.feature_extraction.text import CountVectorizer
 
     n = len(docs)
