@@ -27,6 +27,8 @@ _LAZY = {
     "VaderAnalyzer": "affectkit.analyzers.lexicon",
     "ClassicAnalyzer": "affectkit.analyzers.classic.model",
     "evaluate": "affectkit.evaluation",
+    "verdict": "affectkit.verdicts",
+    "Verdict": "affectkit.verdicts",
     "SENTIMENT_LABELS": "affectkit.labels",
     "EMOTION_LABELS": "affectkit.labels",
     "EKMAN_LABELS": "affectkit.labels",
@@ -35,7 +37,8 @@ _LAZY = {
 
 __all__ = [
     "EKMAN_LABELS", "EMOTION_LABELS", "POLARITY_LABELS", "SENTIMENT_LABELS", "Analyzer", "ClassicAnalyzer",
-    "Level", "Result", "Tags", "VaderAnalyzer", "__version__", "evaluate", "list_models", "load", "registry",
+    "Level", "Result", "Tags", "VaderAnalyzer", "Verdict", "__version__", "evaluate", "list_models", "load",
+    "registry", "verdict",
 ]  # fmt: skip
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from affectkit.labels import EKMAN_LABELS, EMOTION_LABELS, POLARITY_LABELS, SENTIMENT_LABELS
     from affectkit.registry import list_models, load, registry
     from affectkit.results import Level, Result
+    from affectkit.verdicts import Verdict, verdict
 
 
 def __getattr__(name: str) -> Any:

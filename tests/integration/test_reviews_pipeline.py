@@ -429,3 +429,24 @@ def test_topic_names_given_to_the_run(tmp_path):
     assert (job.frame.loc[job.frame["topic"] == 0, "topic_label"] == "First topic").all()
     with pytest.raises(InvalidInputError, match="whole numbers"):
         run_reviews(EXAMPLE, "text", tmp_path / "out2", topic_names={"x": "y"}, **FAST)
+
+
+def test_each_review_has_the_one_verdict_the_library_gives(example_job):
+    """The verdict column is affectkit.verdict of the row's own sentence, aspect and emotion cells,
+    and the report's first line counts those verdicts."""
+    from affectkit.verdicts import verdict
+
+    got = pd.read_parquet(example_job.files["reviews"])
+    scored = got[got["text_clean"].notna()]
+    assert scored["verdict"].isin(["negative", "neutral", "positive", "mixed"]).all()
+    assert got.loc[got["text_clean"].isna(), "verdict"].isna().all()
+    emotion_cols = [c for c in got.columns if c.startswith("emotion_") and c != "emotion_top"]
+    for _, row in scored.iterrows():
+        sent = {lab: row[f"sentiment_{lab}"] for lab in ("negative", "neutral", "positive")}
+        emo = {"labels": row["emotions"].split(";"), "scores": {c[len("emotion_"):]: row[c] for c in emotion_cols}}
+        assert verdict(sent, json.loads(row["aspects"]), emo).label == row["verdict"]
+    counts = example_job.summary["verdict_counts"]
+    assert sum(counts.values()) == len(scored)
+    report = Path(example_job.files["report"]).read_text(encoding="utf-8")
+    share = f"{100 * counts.get('mixed', 0) / len(scored):.1f}% mixed"
+    assert share in report

@@ -620,3 +620,23 @@ def test_model_capabilities_come_from_tags(monkeypatch):
     assert models["audio"].set == {"text": made["emotion"]} and made["emotion"].set == {"spin": False}
     models = load_models(ServiceSettings(sentiment=None, emotion="emotion", audio="speech"))
     assert made["speech"].set == {}
+
+
+def test_analyze_gives_one_verdict_that_nothing_on_the_screen_contradicts(client):
+    """The seed sentence: sentence, aspects and emotions of one /v1/analyze call reconciled."""
+    from affectkit.emotion.taxonomy import POLARITY_MAP
+
+    r = client.post("/v1/analyze", json={"texts": [SEED, "I hate this blender, it broke in a day."]})
+    assert r.status_code == 200
+    seed, bad = r.json()["results"]
+    assert seed["verdict"]["label"] == "mixed"
+    given = client.post("/v1/analyze", json={"texts": [SEED], "aspects": ["product", "delivery"]}).json()["results"][0]
+    assert [a["polarity"] for a in given["aspects"]["aspects"]] == ["positive", "negative"]
+    assert given["verdict"]["label"] == "mixed"
+    v = bad["verdict"]
+    assert v["label"] == "negative"
+    assert not [e for e in v["emotions"] if POLARITY_MAP[e] == "positive"]
+    assert set(v["contrary"]) <= set(bad["emotion"]["labels"])
+    # without sentiment there is nothing to reconcile
+    only = client.post("/v1/analyze", json={"texts": ["ok"], "tasks": ["emotion"]}).json()["results"][0]
+    assert only["verdict"] is None

@@ -50,7 +50,7 @@ __all__ = ["ReviewJob", "run_reviews", "RESERVED", "Cleaned", "TopicPlan", "read
 
 #: Output columns the job adds; input columns with these names are kept as ``input_<name>``.
 RESERVED = ("row", "text_clean", "language", "flags", "sentiment", "emotions", "emotion_top", "ekman", "aspects",
-            "n_aspects", "topic", "topic_label", "rating_sentiment")
+            "n_aspects", "verdict", "topic", "topic_label", "rating_sentiment")
 TOPIC_MODEL = "all-MiniLM-L6-v2 (int8) + UMAP + HDBSCAN + c-TF-IDF (BERTopic)"
 EMBEDDING_DIM = 384
 
@@ -286,6 +286,7 @@ def summarise(out: Any, topic_table: Any, cleaned: Cleaned, result: Any, *, show
 
     agree = agreement(out) if rated and "sentiment" in out else None
     counts = out["sentiment"].value_counts().to_dict() if "sentiment" in out else {}
+    verdicts = out["verdict"].value_counts().to_dict() if "verdict" in out else {}
     flag_counts: dict[str, int] = {}
     for f in cleaned.flags:
         for name in f:
@@ -296,6 +297,7 @@ def summarise(out: Any, topic_table: Any, cleaned: Cleaned, result: Any, *, show
         "engine": engine, "workers": workers,
         "models": models,
         "sentiment_counts": {k: int(v) for k, v in counts.items()},
+        "verdict_counts": {k: int(v) for k, v in verdicts.items()},
         "rating_agreement": agree,
         "topics": int(len(result.words)) if result else 0,
         "topic_input_sha256": result.input_sha256 if result else None,

@@ -75,6 +75,22 @@ class ReviewScorer:
         return (s is not None and e is not None and hasattr(s, "predict_all")
                 and getattr(s, "path", None) == getattr(e, "path", None))
 
+    def _verdicts(self, n: int, live: list[int], sent: Any, emo: Any, out: dict[str, Any]) -> list[str | None]:
+        """Each review's one verdict (:func:`affectkit.verdicts.verdict`) from the columns just made."""
+        from affectkit.verdicts import verdict
+
+        labels = list(self.sentiment.labels_)
+        elabels = list(self.emotion.labels_) if self.emotion is not None else []
+        cells: list[str | None] = [None] * n
+        for k, i in enumerate(live):
+            found = json.loads(out["aspects"][i]) if out.get("aspects") and out["aspects"][i] else None
+            feelings = None
+            if emo is not None and out.get("emotions") and out["emotions"][i]:
+                feelings = {"labels": out["emotions"][i].split(SEP), "scores": dict(zip(elabels, emo[k], strict=True))}
+            scores = dict(zip(labels, sent[k], strict=True))
+            cells[i] = verdict(scores, found, feelings).label
+        return cells
+
     def __call__(self, batch: Any) -> Any:
         import pandas as pd
 
@@ -147,6 +163,8 @@ class ReviewScorer:
                     cells[i] = json.dumps(found, ensure_ascii=False)
                     counts[i] = len(found)
             out["aspects"], out["n_aspects"] = cells, counts
+        if self.sentiment is not None and set(self.sentiment.labels_) == {"negative", "neutral", "positive"}:
+            out["verdict"] = self._verdicts(n, live, sent, emo, out)
         if self.encoder is not None:
             want = [i for i in live if bool(batch["embed"].iloc[i])]
             emb = self.encoder.encode([texts[i] for i in want])

@@ -373,13 +373,17 @@ def summary(reviews: pd.DataFrame, topic_table: pd.DataFrame, info: Mapping[str,
             aspect_section: dict[str, Any] | None, rating_section: dict[str, Any] | None) -> list[str]:
     """Three or four sentences for the top of the report, each computed from the sections' numbers."""
     out = []
-    col = column(reviews, "sentiment")
-    labels = [sentiment_label(v) for v in col.tolist()] if col is not None else []
+    verdicts = column(reviews, "verdict")  # the one verdict per review that the page and the API show
+    col = verdicts if verdicts is not None else column(reviews, "sentiment")
+    kinds = (*SENTIMENT_LABELS, "mixed") if verdicts is not None else SENTIMENT_LABELS
+    labels = [v if isinstance(v, str) and v in kinds else None for v in col.tolist()] if col is not None else []
     scored = [x for x in labels if x]
     if scored:
-        share = {lab: sum(x == lab for x in scored) / len(scored) for lab in SENTIMENT_LABELS}
-        out.append(f"{len(scored):,} reviews scored: {pct(share['positive'])} positive, {pct(share['negative'])} "
-                   f"negative, {pct(share['neutral'])} neutral.")
+        share = {lab: sum(x == lab for x in scored) / len(scored) for lab in kinds}
+        line = (f"{len(scored):,} reviews scored: {pct(share['positive'])} positive, {pct(share['negative'])} "
+                f"negative, {pct(share['neutral'])} neutral")
+        out.append(line + (f", {pct(share['mixed'])} mixed (praise and complaint both strong)." if "mixed" in share
+                           else "."))
     records = [r for r in _sorted_topics(topic_table) if as_int(r.get("topic"), -1) != -1 and as_int(r.get("size")) >= 5]
     if records:
         worst = max(records, key=lambda r: (as_float(r.get("share_negative")), as_int(r.get("size"))))

@@ -136,11 +136,21 @@ class AspectsResponse(BaseModel):
     results: list[AspectAnalysisOut]
 
 
+class VerdictOut(BaseModel):
+    label: str = Field(..., description="negative, neutral, positive or mixed: the one answer for the text.")
+    confidence: float
+    reason: str
+    emotions: list[str] = Field(..., description="The emotions shown with the verdict (none contradicts it).")
+    contrary: list[str] = Field(..., description="Emotions over their thresholds whose polarity contradicts it.")
+    evidence: dict[str, Any]
+
+
 class AnalyzeItem(BaseModel):
     text: str | None
     sentiment: ResultOut | None = None
     emotion: ResultOut | None = None
     aspects: AspectAnalysisOut | None = None
+    verdict: VerdictOut | None = Field(None, description="Sentence, aspects and emotions reconciled (with sentiment).")
 
 
 class AnalyzeResponse(BaseModel):

@@ -162,4 +162,9 @@ async def analyze(body: S.AnalyzeRequest, request: Request, settings: Settings, 
     run.begin(body.texts, passes=passes, explained_analyses=len(text_tasks) if body.explain else 0)
     got = await timed(run.analyze(body, tasks), settings.timeout_s, request)
     results = [{"text": text, **{t: got[t][i] for t in tasks}} for i, text in enumerate(body.texts)]
+    if "sentiment" in tasks:
+        from affectkit.verdicts import verdict
+
+        for item in results:  # the one answer the page and clients show (affectkit.verdict)
+            item["verdict"] = verdict(item["sentiment"], item.get("aspects"), item.get("emotion")).to_dict()
     return {"models": model_names(settings, run.runtime.models), "results": results}

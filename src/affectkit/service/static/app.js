@@ -44,7 +44,7 @@
     return (x > 0 && x < 10 ? x.toFixed(1) : x.toFixed(0)) + "%";
   }
   const polarityClass = (label) =>
-    ({ positive: "pos", negative: "neg", neutral: "neu", ambiguous: "amb" })[String(label)] || "other";
+    ({ positive: "pos", negative: "neg", neutral: "neu", ambiguous: "amb", mixed: "amb" })[String(label)] || "other";
   const human = (s) => String(s).replace(/_/g, " ");
 
   // ---------- API key ----------
@@ -207,6 +207,7 @@
     const sent = isObj(r.sentiment) ? r.sentiment : null;
     const emo = isObj(r.emotion) ? r.emotion : null;
     const asp = isObj(r.aspects) ? r.aspects : null;
+    const ver = isObj(r.verdict) ? r.verdict : null;  // the one answer for the text (affectkit.verdict)
 
     // warnings of every task, once each
     const warnings = [...new Set([sent, emo].flatMap((x) => (x && Array.isArray(x.warnings) ? x.warnings : [])))];
@@ -214,31 +215,38 @@
     warnings.forEach((w) => wl.append(el("li", { text: String(w) })));
     show(wl, warnings.length > 0);
 
-    renderSentiment(sent);
-    renderEmotion(emo);
-    renderAspects(asp, r.text);
+    renderSentiment(sent, ver);
+    renderEmotion(emo, ver);
+    renderAspects(asp, r.text, ver);
     renderExplanations([sent, emo]);
 
     const summary = [];
-    if (sent) summary.push(`Sentiment ${sent.label}, ${pct((sent.scores || {})[sent.label])}.`);
-    if (emo) summary.push(`Emotions: ${(emo.labels || []).map(human).join(", ") || "none above threshold"}.`);
+    if (ver) summary.push(`Verdict ${ver.label}, ${pct(ver.confidence)}.`);
+    else if (sent) summary.push(`Sentiment ${sent.label}, ${pct((sent.scores || {})[sent.label])}.`);
+    const shownEmotions = ver ? ver.emotions : emo && emo.labels;
+    if (emo) summary.push(`Emotions: ${(shownEmotions || []).map(human).join(", ") || "none above threshold"}.`);
     if (asp) summary.push(`${(asp.aspects || []).length} aspect(s).`);
     if (warnings.length) summary.push(`Warnings: ${warnings.join(" ")}`);
     $("results-summary").textContent = summary.join(" ");
     show($("results"));
   }
 
-  function renderSentiment(sent) {
+  function renderSentiment(sent, ver) {
     const label = $("sentiment-label");
     const bars = clear($("sentiment-bars"));
+    const why = $("sentiment-reason");
     bars.className = "bars stacked";
+    why.textContent = "";
     if (!sent) {
       label.textContent = "not requested";
       label.className = "badge other";
       return;
     }
-    label.textContent = sent.label;
-    label.className = `badge big ${polarityClass(sent.label)}`;
+    const shown = ver ? ver.label : sent.label;
+    label.textContent = shown;
+    label.className = `badge big ${polarityClass(shown)}`;
+    if (ver && ver.label === "mixed") why.textContent = `Mixed: ${ver.reason}.`;
+    else if (ver && ver.label !== sent.label) why.textContent = ver.reason;
     const scores = isObj(sent.scores) ? sent.scores : {};
     const order = SENTIMENT_ORDER.filter((k) => k in scores).concat(Object.keys(scores).filter((k) => !SENTIMENT_ORDER.includes(k)));
     order.forEach((k) => bars.append(bar(k, scores[k], { tone: polarityClass(k), active: k === sent.label })));
@@ -262,14 +270,18 @@
         bar(k, v, { tone: opts.tone ? opts.tone(k) : "emo", active: chosen.has(k) }))));
   }
 
-  function renderEmotion(emo) {
+  function renderEmotion(emo, ver) {
     const box = clear($("emotion-levels"));
     if (!emo) { box.append(el("p", { class: "muted", text: "Not requested." })); return; }
+    const contrary = ver && Array.isArray(ver.contrary) ? ver.contrary : [];
     const levels = isObj(emo.levels) ? emo.levels : {};
     const ekman = isObj(levels.ekman) ? levels.ekman : null;
     const polarity = isObj(levels.polarity) ? levels.polarity : null;
-    box.append(levelBlock("Fine-grained", "GoEmotions: top 5 of 28", emo.labels, emo.scores,
+    box.append(levelBlock("Fine-grained", "GoEmotions: top 5 of 28", ver ? ver.emotions : emo.labels, emo.scores,
       { top: 5, chip: () => "emo" }));
+    if (contrary.length) {
+      box.append(el("p", { class: "note", text: `Left out, contrary to the ${ver.label} verdict: ${contrary.map(human).join(", ")}.` }));
+    }
     if (ekman) box.append(levelBlock("Ekman", "6 basic emotions + neutral", ekman.labels, ekman.scores,
       { chip: () => "emo" }));
     if (polarity) box.append(levelBlock("Polarity", "4 groups", polarity.labels, polarity.scores,
@@ -279,7 +291,7 @@
     }
   }
 
-  function renderAspects(asp, fallbackText) {
+  function renderAspects(asp, fallbackText, ver) {
     const quote = clear($("aspects-text"));
     const box = clear($("aspects"));
     const text = asp && typeof asp.text === "string" ? asp.text : String(fallbackText || "");
@@ -324,7 +336,7 @@
     const s = isObj(asp.summary) ? asp.summary : null;
     if (s && items.length) {
       const parts = [];
-      if (isObj(s.document) && s.document.label) parts.push(`Whole text: ${s.document.label}`);
+      if (!ver && isObj(s.document) && s.document.label) parts.push(`Whole text: ${s.document.label}`);
       if (s.mixed) parts.push("mixed opinions");
       if (parts.length) box.append(el("p", { class: "note", text: parts.join(" · ") + "." }));
     }
