@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,12 +98,102 @@ def _multi_domain(root: Path, split: str) -> Dataset:
     return Dataset("multi-domain-reviews", split, texts, ys, ("negative", "positive"), False)
 
 
+_SST_FINE = ("negative", "negative", "neutral", "positive", "positive")  # SST-5 -> 3 classes
+_PTB = [(re.compile(r"-lrb-", re.I), "("), (re.compile(r"-rrb-", re.I), ")"), (re.compile(r"``\s*|\s*''"), '"'),
+        (re.compile(r" (n't|'s|'re|'ve|'m|'ll|'d)\b"), r"\1"), (re.compile(r"\( "), "("),
+        (re.compile(r" ([.,!?;:%)])"), r"\1")]
+
+
+def detokenize_ptb(text: str) -> str:
+    """SST's PTB-style tokens back to plain text (``does n't`` -> ``doesn't``, ``-lrb-`` -> ``(``), so
+    the sentences are tokenized by our tokenizers as a user's text would be."""
+    for pattern, repl in _PTB:
+        text = pattern.sub(repl, text)
+    return text.strip()
+
+
+def _sst(root: Path, split: str) -> Dataset:
+    """SST sentences (Socher et al. 2013): ``train``/``dev`` are SST-5 mapped to negative / neutral /
+    positive (0-1, 2, 3-4); ``binary-train``/``binary-dev`` are SST-2 (neutral sentences removed)."""
+    binary = split.startswith("binary-")
+    part = split[len("binary-"):] if binary else split
+    path = root / "sst" / f"stsa.{'binary' if binary else 'fine'}.{part}"
+    if part not in ("train", "dev") or not path.is_file():
+        raise InvalidInputError(f"sst has no {split!r} split here (train, dev, binary-train, binary-dev).")
+    texts, ys = [], []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        label, _, text = line.partition(" ")
+        if not text.strip() or not label.isdigit():
+            continue
+        texts.append(detokenize_ptb(text))
+        ys.append(("negative", "positive")[int(label)] if binary else _SST_FINE[int(label)])
+    labels = ("negative", "positive") if binary else SENTIMENT_LABELS
+    return Dataset("sst", split, texts, ys, labels, False)
+
+
+def sentence_polarity(sentence: AbsaSentence) -> str | None:
+    """The sentence sentiment that an ABSA sentence's labels imply: the polarity its aspect terms and
+    categories all share, or None when they disagree, one is ``conflict``, or it has none."""
+    found = {pol for _, _, _, pol in sentence.aspects} | set(sentence.categories.values())
+    return found.pop() if len(found) == 1 and not found & {"conflict"} else None
+
+
+def _absa_sentences(root: Path, split: str) -> Dataset:
+    """Sentence sentiment from the SemEval ABSA train files (:func:`sentence_polarity`; sentences whose
+    aspects disagree, or without any, are left out). ``val``: the aspect model's validation split of the
+    two 2014 files (:func:`absa_split`); ``train``: the rest of them plus the SemEval-2016 restaurant
+    sentences whose text is not in ``val``."""
+    if split not in ("train", "val"):
+        raise InvalidInputError(f"absa-sentences has no {split!r} split (train, val).")
+    rows: list[AbsaSentence] = []
+    held: set[str] = set()
+    for domain in ("restaurants", "laptops"):
+        sentences = load_absa(f"semeval2014-absa:{domain}", root)
+        val = absa_split(len(sentences))
+        held |= {r.text.strip() for r, v in zip(sentences, val, strict=True) if v}
+        rows += [r for r, v in zip(sentences, val, strict=True) if v == (split == "val")]
+    if split == "train" and (root / "semeval2016-absa" / ABSA_FILES[("semeval2016-absa", "restaurants")]).is_file():
+        rows += [r for r in load_absa("semeval2016-absa:restaurants", root) if r.text.strip() not in held]
+    texts, ys = [], []
+    for r in rows:
+        label = sentence_polarity(r)
+        if label is not None and r.text.strip():
+            texts.append(r.text)
+            ys.append(label)
+    return Dataset("absa-sentences", split, texts, ys, SENTIMENT_LABELS, False)
+
+
+def _contrast(root: Path | None, split: str) -> Dataset:
+    """affectkit's contrast set (``affectkit/data/contrast.csv``, texts we wrote: negation, value idioms,
+    concessions, sarcasm, emoji, plain controls, mixed opinions). ``sentiment``: the 187 texts with a
+    negative / neutral / positive label; ``mixed``: the 30 mixed-opinion texts (label ``mixed``, for
+    the verdict; see ``benchmarks/contrast.py``); ``all``: both."""
+    from importlib.resources import files
+
+    if split not in ("sentiment", "mixed", "all"):
+        raise InvalidInputError(f"contrast has no {split!r} split (sentiment, mixed, all).")
+    with files("affectkit.data").joinpath("contrast.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    keep = [r for r in rows if split == "all" or (r["label"] == "mixed") == (split == "mixed")]
+    labels = (*SENTIMENT_LABELS, "mixed") if split == "all" else ("mixed",) if split == "mixed" else SENTIMENT_LABELS
+    return Dataset("contrast", split, [r["text"] for r in keep], [r["label"] for r in keep], labels, False)
+
+
 DATASETS = {
     "semeval2017-sentiment": _semeval2017,
+    "contrast": _contrast,
+    "sst": _sst,
+    "absa-sentences": _absa_sentences,
     "tweeteval-sentiment": _tweeteval,
     "goemotions": _goemotions,
     "multi-domain-reviews": _multi_domain,
 }
+
+
+#: Sets read from another set's folder.
+_FOLDERS = {"absa-sentences": "semeval2014-absa"}
+#: Sets that ship inside the package (texts we wrote), found without ``shared/data``.
+_PACKAGED = {"contrast"}
 
 
 def load_dataset(spec: str, root: str | Path | None = None) -> Dataset:
@@ -110,14 +201,16 @@ def load_dataset(spec: str, root: str | Path | None = None) -> Dataset:
     name, _, split = spec.partition(":")
     if name not in DATASETS:
         raise InvalidInputError(f"Unknown dataset {name!r}. Known: {sorted(DATASETS)} (as name:split).")
+    if name in _PACKAGED:
+        return DATASETS[name](None, split or "sentiment")
     base = data_root(root)
-    if base is None or not (base / name).is_dir():
+    if base is None or not (base / _FOLDERS.get(name, name)).is_dir():
         raise InvalidInputError(
             f"The data set {name!r} was not found (looked in {base or 'no shared/data directory'}). "
             f"Set AFFECTKIT_DATA to the directory that holds it."
         )
     default_split = {"semeval2017-sentiment": "train", "tweeteval-sentiment": "val", "goemotions": "dev",
-                     "multi-domain-reviews": "electronics"}[name]
+                     "multi-domain-reviews": "electronics", "sst": "dev", "absa-sentences": "val"}[name]
     return DATASETS[name](base, split or default_split)
 
 

@@ -61,6 +61,18 @@ class TrainConfig:
     max_steps: int | None = None
     threads: int | None = None
     log_every: int = 100
+    #: a shipped ``transformer`` model directory to start from (its weights read back from ONNX)
+    init: str | None = None
+    #: freeze the embeddings and the first ``freeze`` layers (None: train everything); a branch that
+    #: reads layer ``freeze`` (the aspect model reads layer 1) keeps its input unchanged
+    freeze: int | None = None
+    #: sentiment training sets (``name:split``, :func:`affectkit.datasets.load_dataset`), pooled
+    sentiment_sets: tuple[str, ...] = ("semeval2017-sentiment:train",)
+    #: weight of a sentiment loss on GoEmotions rows, their sentiment read from their emotions
+    #: (GoEmotions' own hierarchy; rows with ambiguous or mixed emotions get none); 0: off
+    goemotions_sentiment: float = 0.0
+    #: sentiment validation sets; the checkpoint score averages them (see :func:`evaluate_model`)
+    selection: tuple[str, ...] = ("tweeteval-sentiment:val",)
 
 
 def default_base() -> Path:
@@ -126,34 +138,78 @@ def predict_logits(model, seqs: list[list[int]], batch_size: int = 128) -> tuple
     return sent, emo
 
 
-def evaluate_model(model, tok, data: dict[str, Any], max_length: int) -> dict[str, Any]:
-    """TweetEval-val sentiment metrics and GoEmotions-dev emotion metrics (dev-tuned thresholds)."""
-    from affectkit.metrics import best_f1_thresholds, crossfit_scores, score_multi, score_single
+def _sentiment_scores(logits: np.ndarray, gold: list[str], labels: tuple[str, ...]) -> dict[str, float]:
+    """Scores of 3-class logits on a set labelled with ``labels`` (a binary set: argmax over its two)."""
+    from affectkit.metrics import score_single
 
-    sent_logits, _ = predict_logits(model, encode_texts(tok, data["sent_val_texts"], max_length))
-    pred = [SENTIMENT_LABELS[i] for i in sent_logits.argmax(1)]
-    sentiment = score_single(data["sent_val_y"], pred, SENTIMENT_LABELS)
+    cols = [SENTIMENT_LABELS.index(lab) for lab in labels]
+    pred = [labels[i] for i in logits[:, cols].argmax(1)]
+    return score_single(gold, pred, labels)
+
+
+def _selection_metric(scores: dict[str, float], labels: tuple[str, ...]) -> float:
+    """Macro-recall on 3-class sets (TweetEval's measure), accuracy on binary ones (SST-2's)."""
+    return scores["accuracy"] if len(labels) == 2 else scores["macro_recall"]
+
+
+def evaluate_model(model, tok, data: dict[str, Any], max_length: int) -> dict[str, Any]:
+    """Sentiment metrics on the selection sets and GoEmotions-dev emotion metrics (dev-tuned thresholds).
+
+    ``score`` is half the mean sentiment selection metric (macro-recall on each 3-class set, accuracy
+    on binary ones, every set weighted alike) and half GoEmotions-dev macro-F1."""
+    from affectkit.metrics import best_f1_thresholds, crossfit_scores, score_multi
+
+    sets = [("first", data["sent_val_texts"], data["sent_val_y"], tuple(SENTIMENT_LABELS))]
+    sets += [(name, texts, y, tuple(labels)) for name, texts, y, labels in data.get("selection", [])]
+    per_set: dict[str, dict[str, float]] = {}
+    picked = []
+    for name, texts, gold, labels in sets:
+        sent_logits, _ = predict_logits(model, encode_texts(tok, texts, max_length))
+        per_set[name] = _sentiment_scores(sent_logits, list(gold), labels)
+        picked.append(_selection_metric(per_set[name], labels))
+    sentiment = per_set.pop("first")
     _, emo_logits = predict_logits(model, encode_texts(tok, data["emo_dev_texts"], max_length))
     P = 1.0 / (1.0 + np.exp(-emo_logits))
     Y = data["emo_dev_Y"]
     thresholds = best_f1_thresholds(P, Y)
     emotion, _ = score_multi(Y, (P >= thresholds).astype(np.int64))
     crossfit = crossfit_scores(P, Y)
-    return {
+    out = {
         "sentiment": sentiment,
         "emotion": emotion,
         "emotion_crossfit": crossfit,
         "thresholds": [float(t) for t in thresholds],
-        "score": (sentiment["macro_recall"] + emotion["macro_f1"]) / 2,
+        "score": (float(np.mean(picked)) + emotion["macro_f1"]) / 2,
     }
+    if per_set:
+        out["selection"] = per_set
+    return out
+
+
+def goemotions_sentiment(labels: tuple[str, ...]) -> str | None:
+    """The sentiment a GoEmotions row's emotions imply (GoEmotions' own hierarchy,
+    ``sentiment_dict.json``): the one polarity they all have, or None (an ambiguous emotion, or
+    emotions of two polarities)."""
+    from affectkit.emotion.taxonomy import POLARITY_MAP
+
+    found = {POLARITY_MAP[lab] for lab in labels}
+    return found.pop() if len(found) == 1 and not found & {"ambiguous"} else None
 
 
 def load_data(cfg: TrainConfig) -> dict[str, Any]:
     from affectkit.datasets import load_dataset
     from affectkit.metrics import indicator
 
-    sent = load_dataset("semeval2017-sentiment:train", cfg.data)
-    sval = load_dataset("tweeteval-sentiment:val", cfg.data)
+    for field_name in ("sentiment_sets", "selection"):
+        if not getattr(cfg, field_name):
+            raise InvalidInputError(f"The {field_name!r} parameter needs at least one set (name:split). Got none.")
+    pooled_texts: list[str] = []
+    pooled_y: list[str] = []
+    for spec in cfg.sentiment_sets:
+        part = load_dataset(spec, cfg.data)
+        pooled_texts += part.texts
+        pooled_y += list(part.y)
+    vals = [load_dataset(spec, cfg.data) for spec in cfg.selection]
     emo = load_dataset("goemotions:train", cfg.data)
     edev = load_dataset("goemotions:dev", cfg.data)
 
@@ -161,18 +217,50 @@ def load_data(cfg: TrainConfig) -> dict[str, Any]:
         return xs if n is None else xs[:n]
 
     rng = np.random.default_rng(cfg.seed)
-    s_idx = rng.permutation(len(sent.texts))[: cfg.limit] if cfg.limit else np.arange(len(sent.texts))
+    s_idx = rng.permutation(len(pooled_texts))[: cfg.limit] if cfg.limit else np.arange(len(pooled_texts))
     e_idx = rng.permutation(len(emo.texts))[: cfg.limit] if cfg.limit else np.arange(len(emo.texts))
+    e_sent = [goemotions_sentiment(emo.y[i]) for i in e_idx]
     return {
-        "sent_texts": [sent.texts[i] for i in s_idx],
-        "sent_y": np.array([SENTIMENT_LABELS.index(sent.y[i]) for i in s_idx]),
+        "sent_texts": [pooled_texts[i] for i in s_idx],
+        "sent_y": np.array([SENTIMENT_LABELS.index(pooled_y[i]) for i in s_idx]),
         "emo_texts": [emo.texts[i] for i in e_idx],
         "emo_Y": indicator([emo.y[i] for i in e_idx], EMOTION_LABELS),
-        "sent_val_texts": cut(sval.texts, cfg.eval_limit),
-        "sent_val_y": cut(sval.y, cfg.eval_limit),
+        "emo_sent_y": np.array([-100 if v is None else SENTIMENT_LABELS.index(v) for v in e_sent]),
+        "sent_val_texts": cut(vals[0].texts, cfg.eval_limit),
+        "sent_val_y": cut(vals[0].y, cfg.eval_limit),
+        "selection": [(f"{v.name}:{v.split}", cut(v.texts, cfg.eval_limit), cut(v.y, cfg.eval_limit), v.labels)
+                      for v in vals[1:]],
         "emo_dev_texts": cut(edev.texts, cfg.eval_limit),
         "emo_dev_Y": indicator(cut(edev.y, cfg.eval_limit), EMOTION_LABELS),
     }
+
+
+def _warm_start(torch: Any, model: Any, init: str | Path) -> None:
+    from affectkit.train.warmstart import state_dict_from_onnx
+
+    path = Path(init)
+    path = path / "model.onnx" if path.is_dir() else path
+    if not path.is_file():
+        raise InvalidInputError(f"The 'init' parameter must be a transformer model directory or its model.onnx. "
+                                f"Got {str(init)!r}, which has no model.onnx.")
+    state = state_dict_from_onnx(path)
+    own = model.state_dict()
+    wrong = [k for k, v in state.items() if k not in own or tuple(own[k].shape) != v.shape]
+    if wrong:
+        raise InvalidInputError(f"The 'init' model {init} does not fit the base encoder (first mismatch: {wrong[0]}); "
+                                "pass the --base it was trained from.")
+    model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()}, strict=False)
+
+
+def _freeze(model: Any, layers: int) -> int:
+    """Freeze the embeddings and the first ``layers`` encoder layers; the number of frozen tensors."""
+    frozen = 0
+    prefixes = ("encoder.embeddings.", *(f"encoder.encoder.layer.{i}." for i in range(layers)))
+    for name, param in model.named_parameters():
+        if name.startswith(prefixes):
+            param.requires_grad_(False)
+            frozen += 1
+    return frozen
 
 
 def train(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -187,10 +275,15 @@ def train(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, Any
     data = data or load_data(cfg)
     tok = _tokenizer(base)
     model = build_model(base, cfg.dropout)
+    if cfg.init:
+        _warm_start(torch, model, cfg.init)
+    if cfg.freeze is not None:
+        logger.info("frozen: embeddings and layers < %d (%d tensors)", cfg.freeze, _freeze(model, cfg.freeze))
     s_seqs = encode_texts(tok, data["sent_texts"], cfg.max_length)
     e_seqs = encode_texts(tok, data["emo_texts"], cfg.max_length)
     s_y = torch.as_tensor(data["sent_y"])
     e_Y = torch.as_tensor(data["emo_Y"], dtype=torch.float32)
+    e_sy = torch.as_tensor(data.get("emo_sent_y", np.full(len(e_seqs), -100)))
     weights = class_weights(data["sent_y"], len(SENTIMENT_LABELS), "sqrt")
     ce = torch.nn.CrossEntropyLoss(weight=torch.as_tensor(weights, dtype=torch.float32))
     bce = torch.nn.BCEWithLogitsLoss()
@@ -201,7 +294,9 @@ def train(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, Any
     total = steps_per_epoch * cfg.epochs
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay, head_lr=cfg.head_lr), lr=cfg.lr)
+    groups = param_groups(model, cfg.weight_decay, head_lr=cfg.head_lr)
+    groups = [g | {"params": [p for p in g["params"] if p.requires_grad]} for g in groups]
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr)
     sched = warmup_schedule(opt, total, cfg.warmup)
 
     def batches(epoch: int) -> list[tuple[str, np.ndarray]]:
@@ -215,7 +310,14 @@ def train(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, Any
         ids, mask = collate(torch, [(s_seqs if task == "s" else e_seqs)[i] for i in rows])
         s_logits, e_logits = model(ids, mask)
         rows_t = torch.as_tensor(rows)
-        return ce(s_logits, s_y[rows_t]) if task == "s" else cfg.emotion_weight * bce(e_logits, e_Y[rows_t])
+        if task == "s":
+            return ce(s_logits, s_y[rows_t])
+        loss = cfg.emotion_weight * bce(e_logits, e_Y[rows_t])
+        targets = e_sy[rows_t]
+        if cfg.goemotions_sentiment > 0 and bool((targets >= 0).any()):
+            keep = targets >= 0
+            loss = loss + cfg.goemotions_sentiment * ce(s_logits[keep], targets[keep])
+        return loss
 
     history: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
