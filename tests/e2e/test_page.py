@@ -120,7 +120,13 @@ def test_analyze_text(page, base_url):
     _analyze(page, MIXED)
     expect(page.locator("#sentiment-label")).not_to_be_empty()
     expect(page.locator("#analyze-error")).to_be_hidden()
-    assert page.locator("#sentiment-label").text_content() in {"negative", "neutral", "positive"}
+    # the headline is the text's one verdict, the same one /v1/analyze returns (two strong
+    # opposite aspects: mixed)
+    shown = page.locator("#sentiment-label").text_content()
+    api = page.request.post(f"{base_url}/v1/analyze", data={"texts": [MIXED]})
+    assert api.ok, api.text()
+    assert shown == api.json()["results"][0]["verdict"]["label"] == "mixed"
+    expect(page.locator("#sentiment-reason")).to_contain_text("Mixed")
     expect(page.locator("#sentiment-bars .bar-row")).to_have_count(3)
     expect(page.locator("#sentiment-bars")).to_contain_text("%")
 
