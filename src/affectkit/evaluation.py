@@ -2,6 +2,8 @@
 
 Single-label: macro-recall (the SemEval-2017 Task 4 measure), macro-F1, accuracy, and the
 expected calibration error of the top label (``ece``, 15 bins).
+When the data has fewer labels than the model (SST-2 for a 3-class model), ``accuracy_data_labels``
+is the accuracy of the argmax over the data's labels only (SST-2 "neutral ignored").
 Multi-label: macro-F1, micro-F1, Jaccard (per sample), and the ECE over every marginal. Both: throughput (texts/s over
 ``predict_proba`` in batches) and the peak resident memory of the process while that
 model predicted (Linux ``VmHWM``, reset before each model where the kernel allows).
@@ -138,6 +140,10 @@ def evaluate(
             pred = [labels[i] for i in proba.argmax(axis=1)]
             gold = [str(v) for v in y]
             metrics = score_single(gold, pred, labels)
+            present = [i for i, lab in enumerate(labels) if lab in set(gold)]
+            if len(present) < len(labels):  # e.g. SST-2 on a 3-class model: also "neutral ignored"
+                sub = [labels[present[j]] for j in proba[:, present].argmax(axis=1)]
+                metrics["accuracy_data_labels"] = float(np.mean([p == g for p, g in zip(sub, gold, strict=True)]))
             metrics["ece"] = expected_calibration_error(proba, np.asarray([labels.index(g) for g in gold]))
             cm = confusion_matrix(gold, pred, labels=list(labels)).tolist()
             result = ModelEvaluation(str(name), False, n, metrics, n / max(elapsed, 1e-9), peak, load_s, labels, cm)
