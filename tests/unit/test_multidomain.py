@@ -81,8 +81,10 @@ def test_continued_training_keeps_frozen_layers_and_scores_every_selection_set(t
         "emo_dev_texts": EMOTION_TEXTS, "emo_dev_Y": Y,
     }
     cfg = TrainConfig(out=str(tmp_path / "run"), base=str(tiny_transformer["base"]), epochs=1, batch_size=8, lr=1e-2,
-                      max_length=32, threads=1, init=str(tiny_transformer["dir"]), freeze=1, goemotions_sentiment=0.5)
+                      max_length=32, threads=1, init=str(tiny_transformer["dir"]), freeze=1, goemotions_sentiment=0.5,
+                      keep_epochs=True)
     report = train(cfg, data=data)
+    assert (tmp_path / "run" / "epoch1.pt").is_file()  # keep_epochs: every epoch's weights, for interpolation
     assert set(report["best"]["selection"]) == {"binary"}
     before = state_dict_from_onnx(tiny_transformer["dir"] / "model.onnx")
     after = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
@@ -122,3 +124,23 @@ def test_contrast_set_ships_with_the_package():
     assert min(Counter(polar.y).values()) >= 15
     with pytest.raises(Exception, match="no 'test' split"):
         load_dataset("contrast:test")
+
+
+def test_interpolate_weights_between_start_and_end():
+    torch = pytest.importorskip("torch")
+    from affectkit.exceptions import ModelFormatError
+    from affectkit.train.warmstart import interpolate
+
+    a = {"w": torch.zeros(2, 2), "steps": torch.tensor([3])}
+    b = {"w": torch.ones(2, 2), "steps": torch.tensor([7])}
+    mid = interpolate(a, b, 0.3)
+    torch.testing.assert_close(mid["w"], torch.full((2, 2), 0.3))
+    assert mid["steps"].item() == 7  # not floating point: taken from the end
+    torch.testing.assert_close(interpolate(a, b, 0.0)["w"], a["w"])
+    torch.testing.assert_close(interpolate(a, b, 1.0)["w"], b["w"])
+    with pytest.raises(ValueError, match="alpha"):
+        interpolate(a, b, 1.5)
+    with pytest.raises(ModelFormatError, match="shape"):
+        interpolate(a, {"w": torch.ones(3), "steps": b["steps"]}, 0.5)
+    with pytest.raises(ModelFormatError, match="different tensors"):
+        interpolate(a, {"w": b["w"]}, 0.5)

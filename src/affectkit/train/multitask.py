@@ -73,6 +73,8 @@ class TrainConfig:
     goemotions_sentiment: float = 0.0
     #: sentiment validation sets; the checkpoint score averages them (see :func:`evaluate_model`)
     selection: tuple[str, ...] = ("tweeteval-sentiment:val",)
+    #: also keep every epoch's weights (``epoch1.pt``, ...), e.g. to average or interpolate them
+    keep_epochs: bool = False
 
 
 def default_base() -> Path:
@@ -349,6 +351,8 @@ def train(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, Any
         if improved:
             best = metrics
             torch.save(model.state_dict(), out / "best.pt")
+        if cfg.keep_epochs:
+            torch.save(model.state_dict(), out / f"epoch{record['epoch']}.pt")
         report = {"config": asdict(cfg) | {"base": str(base)}, "best": best, "history": history}
         (out / "train_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
 

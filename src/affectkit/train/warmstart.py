@@ -19,7 +19,7 @@ import numpy as np
 
 from affectkit.exceptions import ModelFormatError, require
 
-__all__ = ["state_dict_from_onnx"]
+__all__ = ["interpolate", "state_dict_from_onnx"]
 
 _PREFIX = "inner."
 _DENSE = ("attention.output.dense", "intermediate.dense", "output.dense")
@@ -72,3 +72,26 @@ def state_dict_from_onnx(path: str | Path) -> dict[str, np.ndarray]:
         # an unfused graph keeps its own names for q/k/v as MatMul weights; only fused graphs are read here
         raise ModelFormatError(f"{path}: no fused Attention nodes found; expected a graph written by export_onnx.")
     return state
+
+
+def interpolate(start: dict[str, Any], end: dict[str, Any], alpha: float) -> dict[str, Any]:
+    """The weights ``(1 - alpha) * start + alpha * end`` of two state dicts of one architecture.
+
+    Interpolating a fine-tuned model with the model it started from (WiSE-FT, Wortsman et al. 2022)
+    often keeps most of what the fine-tuning gained while giving back less of the start's strengths;
+    ``alpha`` 0 is ``start``, 1 is ``end``. Tensors that are not floating point (counters, ids) are
+    taken from ``end``."""
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"The 'alpha' parameter must be in [0, 1]. Got {alpha!r}.")
+    if set(start) != set(end):
+        missing = sorted(set(start) ^ set(end))[:5]
+        raise ModelFormatError(f"interpolate: the two state dicts have different tensors (e.g. {missing}); "
+                               "interpolate only weights of one architecture.")
+    out = {}
+    for name, b in end.items():
+        a = start[name]
+        if tuple(a.shape) != tuple(b.shape):
+            raise ModelFormatError(f"interpolate: {name!r} has shape {tuple(a.shape)} in 'start' and "
+                                   f"{tuple(b.shape)} in 'end'.")
+        out[name] = (a * (1.0 - alpha) + b * alpha).to(b.dtype) if b.is_floating_point() else b.clone()
+    return out
