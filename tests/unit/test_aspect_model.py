@@ -232,3 +232,37 @@ def test_runs_of_one_recipe_are_averaged(tmp_path):
     assert card["recipe"]["lr"] == 8e-5 and card["epochs"] == 1  # the aspect recipe's own learning rate
     assert "weights averaged" in (tmp_path / "m" / "README.md").read_text()
 
+
+
+def test_marked_aspect_model_reads_the_sentence_once_more_per_term(tmp_path):
+    pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    xml = _write_xml(tmp_path / "train.xml", n=24)
+    res = CliRunner().invoke(app, ["train", str(xml), "--arch", "aspect-marked", "--out", str(tmp_path / "m"),
+                                   "--epochs", "1"])
+    assert res.exit_code == 0, res.output
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["arch"] == "aspect-marked" and config["marked"] is True
+    assert "term marked" in (tmp_path / "m" / "README.md").read_text()
+    session = ort.InferenceSession(str(tmp_path / "m" / "aspects.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["hidden_states", "attention_mask", "aspect_mask"]
+    # the mark changes what the branch reads
+    h = np.random.default_rng(0).normal(size=(1, 8, session.get_inputs()[0].shape[2] or 384)).astype(np.float32)
+    m = np.ones((1, 8), dtype=np.int64)
+    a = np.zeros((1, 8), dtype=np.float32)
+    plain = session.run(["context"], {"hidden_states": h, "attention_mask": m, "aspect_mask": a})[0]
+    a[0, 2:4] = 1.0
+    marked = session.run(["context"], {"hidden_states": h, "attention_mask": m, "aspect_mask": a})[0]
+    assert not np.allclose(plain, marked)
+    # given and extracted terms get a polarity each, from their own marked pass
+    model = AspectModel(tmp_path / "m")
+    text = "The soup was lovely and the staff were rude."
+    spans = [(text.index("soup"), text.index("soup") + 4), (text.index("staff"), text.index("staff") + 5)]
+    (p,) = model.run([text], given=[spans])
+    given_terms = [t for t in p.terms if not t.extracted]
+    assert [(t.start, t.end) for t in given_terms] == spans
+    for t in given_terms:
+        assert abs(sum(t.scores.values()) - 1) < 1e-5
+    assert given_terms[0].scores != given_terms[1].scores
+    r = AspectAnalyzer("sentiment", aspect_model=str(tmp_path / "m")).analyze(SEED, aspects=["product", "delivery"])
+    assert [v.method for v in r.aspects] == ["model", "model"]

@@ -172,6 +172,7 @@ class AspectModel:
         branch = self._branch(session, states)
         results: list[dict[str, Any]] = [{"terms": {}, "cats": {}, "units": []} for _ in texts]
         polarities = tuple(config["polarities"])
+        todo: list[tuple[int, int, int, tuple[int, int], list[int], bool]] = []  # (text, piece, len, span, toks, extracted)
         for k, ((i, start, norm, cmap), enc) in enumerate(zip(pieces, encs, strict=True)):
             tags, context, st, cats = branch[k]
             n = len(seqs[k])
@@ -194,17 +195,28 @@ class AspectModel:
                 toks = [t for t, r in enumerate(raw_spans) if r is not None and r[0] < ge and r[1] > gs]
                 if toks:
                     wanted.append(((gs, ge), toks, False))
-            for span, toks, extracted in wanted:
-                probs = self._polarity(weights, context[:n], st[:n], toks)
-                key = (span, extracted)
-                if key not in results[i]["terms"]:
-                    results[i]["terms"][key] = probs
+            todo += [(i, k, n, span, toks, extracted) for span, toks, extracted in wanted]
             for c, (scheme, name) in enumerate(self._categories(config)):
                 p = float(_sigmoid(cats[c, 0]))
                 best = results[i]["cats"].get(name)
                 if best is None or p > best[1]:
                     results[i]["cats"][name] = (scheme, p, softmax(cats[c, 1:][None])[0])
             results[i]["units"].append(k)
+        if config.get("marked"):
+            # the marked branch reads the piece once more per term, with the term's tokens marked
+            marks = []
+            for _, _k, n, _, toks, _ in todo:
+                mk = np.zeros(n, dtype=np.float32)
+                mk[toks] = 1.0
+                marks.append(mk)
+            again = self._branch(session, [states[k] for _, k, *_ in todo], marks)
+            pol_inputs = [(again[j][1], again[j][2]) for j in range(len(todo))]
+        else:
+            pol_inputs = [(branch[k][1], branch[k][2]) for _, k, *_ in todo]
+        for (i, _, n, span, toks, extracted), (context, st) in zip(todo, pol_inputs, strict=True):
+            key = (span, extracted)
+            if key not in results[i]["terms"]:
+                results[i]["terms"][key] = self._polarity(weights, context[:n], st[:n], toks)
         out = []
         for r in results:
             terms = tuple(TermScore(s, e, {lab: float(v) for lab, v in zip(polarities, p, strict=True)}, ex)
@@ -236,8 +248,11 @@ class AspectModel:
     def _categories(config: dict[str, Any]) -> list[tuple[str, str]]:
         return [(scheme, name) for scheme, names in config["categories"].items() for name in names]
 
-    def _branch(self, session: Any, states: list[np.ndarray]) -> list[list[np.ndarray]]:
-        """(tags, context, states, category logits) per piece, from the branch graph."""
+    def _branch(self, session: Any, states: list[np.ndarray],
+                marks: list[np.ndarray] | None = None) -> list[list[np.ndarray]]:
+        """(tags, context, states, category logits) per piece, from the branch graph; ``marks`` (one
+        0/1 row per piece) are the aspect's tokens for a marked branch (zeros when not given)."""
+        marked = "aspect_mask" in {i.name for i in session.get_inputs()}
         outs: list[list[np.ndarray]] = [[None] * len(states) for _ in range(4)]  # type: ignore[list-item]
         order = np.argsort([len(s) for s in states], kind="stable")
         for b0 in range(0, len(order), self.batch_size):
@@ -249,8 +264,14 @@ class AspectModel:
             for k, i in enumerate(rows):
                 h[k, : len(states[i])] = states[i]
                 m[k, : len(states[i])] = 1
-            res = session.run(["tag_logits", "context", "states", "category_logits"],
-                              {"hidden_states": h, "attention_mask": m})
+            feed = {"hidden_states": h, "attention_mask": m}
+            if marked:
+                a = np.zeros((len(rows), width), dtype=np.float32)
+                if marks is not None:
+                    for k, i in enumerate(rows):
+                        a[k, : len(marks[i])] = marks[i]
+                feed["aspect_mask"] = a
+            res = session.run(["tag_logits", "context", "states", "category_logits"], feed)
             for j, arr in enumerate(res):
                 for k, i in enumerate(rows):
                     outs[j][i] = arr[k]

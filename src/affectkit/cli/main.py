@@ -493,19 +493,20 @@ def models(
 
 
 #: ``affectkit train --arch``: classic estimators, neural, transformer, ensemble and aspect models.
-TRAIN_ARCHS = ("logreg", "svm", "nb", "tree", "bilstm", "textcnn", "transformer", "ensemble", "aspect", "aspect-gnn")
+TRAIN_ARCHS = ("logreg", "svm", "nb", "tree", "bilstm", "textcnn", "transformer", "ensemble", "aspect", "aspect-gnn",
+               "aspect-marked")
 
 
 @app.command(cls=_Command)
 @_reports_errors
 def train(
-    data: Annotated[Path, typer.Argument(help="Labelled .csv, .tsv or .jsonl file; for --arch aspect / aspect-gnn a SemEval aspect .xml file, or the shared data folder (the shipped recipe).")],
+    data: Annotated[Path, typer.Argument(help="Labelled .csv, .tsv or .jsonl file; for --arch aspect / aspect-gnn / aspect-marked a SemEval aspect .xml file, or the shared data folder (the shipped recipe).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the model to.")],
     text_col: Annotated[str, typer.Option(help="Text column.")] = "text",
     label_col: Annotated[str | None, typer.Option(help="Column with one label per row (single-label).")] = None,
     labels_col: Annotated[str | None, typer.Option(help="Column with comma-separated labels (multi-label).")] = None,
     label_cols: Annotated[str | None, typer.Option(help="Comma-separated names of 0/1 label columns (multi-label).")] = None,
-    arch: Annotated[str, typer.Option(help="Estimator: logreg, svm, nb or tree (classic), bilstm or textcnn (neural), transformer (fine-tuning), ensemble, or aspect / aspect-gnn (aspect model on the default encoder); neural, transformer and aspect need the train extra.")] = "logreg",
+    arch: Annotated[str, typer.Option(help="Estimator: logreg, svm, nb or tree (classic), bilstm or textcnn (neural), transformer (fine-tuning), ensemble, or aspect / aspect-gnn / aspect-marked (aspect model on the default encoder: pooled term states, a graph network, or the term marked in the input); neural, transformer and aspect need the train extra.")] = "logreg",
     task: Annotated[str, typer.Option(help="Task name stored with the model (sentiment, emotion, ...).")] = "sentiment",
     val: Annotated[Path | None, typer.Option(help="Validation file (same columns), used to tune multi-label thresholds and report scores.")] = None,
     val_fraction: Annotated[float, typer.Option(help="Without --val: fraction held out for validation (multi-label threshold tuning and the report).", min=0.0, max=0.5)] = 0.1,
@@ -550,7 +551,7 @@ def _train(arch: str, data: Path, out_dir: Path, columns: dict[str, Any], say: C
     from affectkit.train.classic import train_classic
     from affectkit.train.neural import train_neural
 
-    if arch in ("aspect", "aspect-gnn"):
+    if arch in ("aspect", "aspect-gnn", "aspect-marked"):
         from affectkit.train.aspects import train_aspect_model
 
         report = train_aspect_model(data, out_dir, arch=arch, val=val, val_fraction=val_fraction, seed=seed,

@@ -26,6 +26,11 @@ No dependency parser ships in a package that works here (the only PyPI copy of s
 ``en_core_web_sm`` is the 2019 v2.2.5 release, which spaCy 3.8 cannot load), so the graph comes
 from the encoder's attention, which also keeps the whole model inside one ONNX graph.
 
+``arch="aspect-marked"`` tells the branch which term it is asked about (the *marked-aspect
+input* of the plain variant): a learned vector is added to the term's token states before the
+branch layers, and the branch reads the sentence once more per term for its polarity (tags and
+categories come from the unmarked pass). It costs one more branch pass per term, not per sentence.
+
 Training data (``data``: the shared data folder): SemEval-2014 Task 4 restaurants and laptops train files
 (terms, term polarity, 2014 categories) and the SemEval-2016 Task 5 restaurants SB1 train file
 (targets, ``E#A`` categories); a validation split of ``val_fraction`` of each 2014 file, cut by
@@ -66,7 +71,7 @@ __all__ = ["AspectTrainConfig", "AspectSentence", "read_semeval", "default_sente
            "average_checkpoints", "evaluate_checkpoint", "train_aspect_model",
            "TAGS", "POLARITIES", "CATEGORIES_2014", "CATEGORIES_2016"]
 
-ARCHS = ("aspect", "aspect-gnn")
+ARCHS = ("aspect", "aspect-gnn", "aspect-marked")
 
 
 @dataclass
@@ -208,6 +213,10 @@ def build_branch(trunk_model: Any, shared_layers: int, arch: str, dropout: float
             self.dropout = nn.Dropout(dropout)
             self.tagger = nn.Linear(hidden, len(TAGS))
             self.gnn = arch == "aspect-gnn"
+            # aspect-marked: a learned vector added to the term's token states before the branch, so the
+            # branch encodes the sentence once per term, knowing which term it is asked about
+            self.marked = arch == "aspect-marked"
+            self.marker = nn.Parameter(torch.randn(hidden) * 0.02) if self.marked else None
             self.gcn = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(gcn_layers if self.gnn else 0)])
             self.cat_query = nn.Parameter(torch.randn(len(CATEGORIES), hidden) * 0.02)
             self.cat_out = nn.Linear(hidden, 4)
@@ -230,8 +239,10 @@ def build_branch(trunk_model: Any, shared_layers: int, arch: str, dropout: float
             a = a * mask[:, None, :] * mask[:, :, None]
             return a / a.sum(-1, keepdim=True).clamp(min=1e-6)
 
-        def forward(self, hidden_in, attention_mask):
+        def forward(self, hidden_in, attention_mask, aspect_mask=None):
             mask = attention_mask.to(hidden_in.dtype)
+            if aspect_mask is not None and self.marker is not None:
+                hidden_in = hidden_in + aspect_mask.to(hidden_in.dtype)[..., None] * self.marker
             ext = (1.0 - mask[:, None, None, :]) * -1e4
             h = hidden_in
             last_in = h
@@ -343,6 +354,16 @@ def _batch(torch: Any, enc: _Encoded, states: list[np.ndarray], rows: np.ndarray
     return t(h), t(m), t(tags), asp, t(enc.cats[rows])
 
 
+def _polarity_logits(torch: Any, model: Any, h: Any, m: Any, context: Any, states: Any, sent: Any, spans: Any) -> Any:
+    """Polarity logits of the aspects ``spans`` of sentences ``sent``: from the sentence pass, or (marked
+    branch) from one more pass per aspect with the aspect's tokens marked."""
+    if getattr(model, "marked", False):
+        rows_m = m[sent]
+        _, context, states, _ = model(h[sent], rows_m, spans)
+        return model.polarity(context, states, rows_m, torch.arange(len(sent)), spans)
+    return model.polarity(context, states, m, sent, spans)
+
+
 def _losses(torch: Any, model: Any, batch: Any, category_weight: float):
     F = torch.nn.functional
     h, m, tags, (sent, spans, pols), cats = batch
@@ -351,7 +372,8 @@ def _losses(torch: Any, model: Any, batch: Any, category_weight: float):
     if (tags != -100).any():  # a batch of untagged sentences only has no tag loss (not NaN)
         loss = loss + F.cross_entropy(tag_logits.reshape(-1, len(TAGS)), tags.reshape(-1), ignore_index=-100)
     if len(pols):
-        loss = loss + F.cross_entropy(model.polarity(context, states, m, sent, spans), pols, label_smoothing=0.1)
+        loss = loss + F.cross_entropy(_polarity_logits(torch, model, h, m, context, states, sent, spans), pols,
+                                      label_smoothing=0.1)
     known = cats >= 0
     if known.any():
         present = (cats > 0).float()
@@ -388,7 +410,7 @@ def evaluate(torch: Any, model: Any, enc: _Encoded, states: list[np.ndarray], ro
                 fp += len(pred - gold)
                 fn += len(gold - pred)
             if len(pols):
-                y_pred += model.polarity(context, st, m, sent, spans).argmax(-1).tolist()
+                y_pred += _polarity_logits(torch, model, h, m, context, st, sent, spans).argmax(-1).tolist()
                 y_true += pols.tolist()
             cl = cat_logits.numpy()
             cv = cats.numpy()
@@ -582,16 +604,22 @@ def export_aspects(checkpoint: str | Path, out_dir: str | Path, *, arch: str, sh
             super().__init__()
             self.inner = inner
 
-        def forward(self, hidden_states, attention_mask):
-            tags, context, states, cats = self.inner(hidden_states, attention_mask.to(hidden_states.dtype))
+        def forward(self, hidden_states, attention_mask, aspect_mask=None):
+            tags, context, states, cats = self.inner(hidden_states, attention_mask.to(hidden_states.dtype),
+                                                     aspect_mask)
             return tags, context, states, cats
 
     raw = out / "aspects.fp32.onnx"
     h = torch.randn(2, 16, hidden)
     m = torch.ones((2, 16), dtype=torch.long)
     outputs = ("tag_logits", "context", "states", "category_logits")
-    torch_to_onnx(torch, Graph(model), (h, m), str(raw), input_names=("hidden_states", "attention_mask"),
-                  output_names=outputs)
+    inputs: tuple[Any, ...] = (h, m)
+    names: tuple[str, ...] = ("hidden_states", "attention_mask")
+    if getattr(model, "marked", False):  # the marked branch takes the aspect's tokens as a third input
+        a = torch.zeros((2, 16), dtype=torch.float32)
+        a[:, 3:5] = 1.0
+        inputs, names = (h, m, a), (*names, "aspect_mask")
+    torch_to_onnx(torch, Graph(model), inputs, str(raw), input_names=names, output_names=outputs)
     if storage == "fp16":
         compact_fp16(raw, out / "aspects.onnx")
         raw.unlink()
@@ -605,6 +633,7 @@ def export_aspects(checkpoint: str | Path, out_dir: str | Path, *, arch: str, sh
         "tags": list(TAGS), "polarities": list(POLARITIES),
         "categories": {"semeval2014": list(CATEGORIES_2014), "semeval2016": list(CATEGORIES_2016)},
         "graph": "last branch layer's self-attention, mean over heads, symmetrised, self-loops" if arch == "aspect-gnn" else None,
+        "marked": arch == "aspect-marked",
         "card": card or {},
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -653,7 +682,7 @@ def train_aspect_model(data: str | Path, out_dir: str | Path, *, arch: str = "as
                        val_fraction: float = 0.1, epochs: int = 12, lr: float = 8e-5, seed: int = 0, runs: int = 1,
                        shared_layers: int = 1, threads: int | None = None, work_dir: str | Path | None = None,
                        log: Any = None) -> dict[str, Any]:
-    """Train an aspect model and write its directory (``affectkit train --arch aspect|aspect-gnn``).
+    """Train an aspect model and write its directory (``affectkit train --arch aspect|aspect-gnn|aspect-marked``).
 
     ``data`` is a SemEval-2014 Task 4 or SemEval-2016 Task 5 (SB1) XML file, or the shared data
     directory (the shipped recipe: both 2014 train files and the 2016 restaurants file, validated
@@ -733,7 +762,7 @@ def _write_card(out: Path, arch: str, metrics: dict[str, Any], summary: dict[str
         f"# Aspect model ({arch}): a branch of affect-transformer-v1",
         "",
         f"- layers shared with the sentence model: {summary['config']['shared_layers']} (frozen); branch: the layers above them, fine-tuned",
-        f"- heads: BIO term tagger, term polarity (aspect-attended pooling){', two GCN layers on the attention graph' if arch == 'aspect-gnn' else ''}, restaurant categories",
+        f"- heads: BIO term tagger, term polarity (aspect-attended pooling){', two GCN layers on the attention graph' if arch == 'aspect-gnn' else ''}{', the term marked in the branch input (one more branch pass per term)' if arch == 'aspect-marked' else ''}, restaurant categories",
         f"- trained on: {data} ({summary['train_sentences']} sentences, {summary['train_aspects']} polar terms); "
         f"{len(summary['history'])} epochs{f' x {runs} runs, weights averaged,' if runs > 1 else ''} in {minutes:.1f} min",
         "",
